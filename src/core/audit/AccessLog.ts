@@ -41,12 +41,15 @@ export interface AccessEventInput {
   [extra: string]: unknown;
 }
 
-export interface AccessEvent extends AccessEventInput {
+/** An entry as written, before its hash: the input plus its place in the chain. */
+export type UnhashedAccessEvent = AccessEventInput & {
   seq: number;
   time: string; // ISO 8601
   prev: string; // hash of the previous line, or GENESIS
-  hash: string; // sha256 over prev + this event without `hash`
-}
+};
+
+/** `hash` is sha256 over the canonical JSON of the unhashed entry, which includes `prev`. */
+export type AccessEvent = UnhashedAccessEvent & { hash: string };
 
 /** Something that records access events; the broker, runners and sign-in take this. */
 export interface AccessEventSink {
@@ -66,7 +69,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function hashEvent(event: Omit<AccessEvent, 'hash'>): string {
+export function hashEvent(event: UnhashedAccessEvent): string {
   return createHash('sha256').update(canonical(event), 'utf8').digest('hex');
 }
 
@@ -121,7 +124,7 @@ export class AccessLog implements AccessEventSink {
       const last = this.last ?? (await this.readLast());
       const base = { ...this.defaults(), ...input };
       const clean = JSON.parse(redact(JSON.stringify(base))) as AccessEventInput;
-      const event: Omit<AccessEvent, 'hash'> = {
+      const event: UnhashedAccessEvent = {
         ...clean,
         seq: last.seq + 1,
         time: new Date(this.now()).toISOString(),

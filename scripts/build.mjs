@@ -1,0 +1,21 @@
+// One CommonJS bundle for the extension host. openid-client is ESM-only; esbuild converts it.
+import { build } from 'esbuild';
+import { writeFileSync, mkdirSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const result = await build({
+  entryPoints: ['src/vscode/extension.ts'],
+  bundle: true,
+  outfile: 'dist/extension.js',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  minify: production,
+  sourcemap: production ? false : 'linked',
+  metafile: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+mkdirSync('dist', { recursive: true });
+writeFileSync('dist/meta.json', JSON.stringify(result.metafile));

@@ -1,0 +1,132 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { AccessLog } from '../core/audit/AccessLog';
+import { isLoopbackHost } from '../core/auth/OidcClient';
+import { SessionManager, type IdpSettings } from '../core/auth/SessionManager';
+import { UserFacingError, errorMessage } from '../core/errors';
+import { redact } from '../core/redact';
+import { AccessLogCommands } from './AccessLogCommands';
+import { CommandRunner } from './CommandRunner';
+import { EnvironmentsTreeProvider } from './EnvironmentsTreeProvider';
+import { ExpiryStatusBar } from './ExpiryStatusBar';
+import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
+import { Settings } from './Settings';
+import { signInWithProgress } from './SignInUi';
+
+/** The composition root: builds the services, wires them, registers every disposable. */
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('ML Spanner', { log: true });
+  const settings = new Settings();
+  const commands = new CommandRunner(log);
+
+  const accessLog = new AccessLog(
+    path.join(context.globalStorageUri.fsPath, 'access-log.jsonl'),
+    () => {
+      const s = sessionManager.current();
+      return s ? { actor: { issuer: s.issuer, subject: s.subject, name: s.name } } : {};
+    },
+    Date.now,
+    (e) => log.error(`Access log write failed: ${redact(errorMessage(e))}`),
+  );
+
+  const sessionManager: SessionManager = new SessionManager({
+    settings: () => settings.idp(),
+    secrets: context.secrets,
+    sink: accessLog,
+    signInTimeoutMs: settings.signInTimeoutMs(),
+    flowContext: async () => ({ remoteName: vscode.env.remoteName, loopbackReachable: await loopbackReachable() }),
+    onBackgroundError: (e) => log.warn(redact(errorMessage(e))),
+  });
+
+  const tree = new EnvironmentsTreeProvider(() => sessionManager.current());
+  const treeView = vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: tree, showCollapseAll: true });
+  const statusBar = new ExpiryStatusBar(
+    () => {
+      const s = sessionManager.current();
+      return s ? { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' } : undefined;
+    },
+    () => settings.expiryWarningSeconds(),
+  );
+
+  const signIn = () => {
+    if (!settings.isConfigured())
+      throw new UserFacingError('config', 'ML Spanner Access is not configured: set mlspanner.idp.issuer and mlspanner.idp.clientId.', 'Open the settings and enter your identity provider.');
+    return signInWithProgress(sessionManager, log);
+  };
+  const authProvider = new MlSpannerAuthProvider(sessionManager, signIn);
+
+  const onState = () => {
+    const st = sessionManager.state;
+    void vscode.commands.executeCommand('setContext', 'mlspanner.signedIn', st.kind === 'signedIn');
+    void vscode.commands.executeCommand('setContext', 'mlspanner.signingIn', st.kind === 'signingIn');
+    treeView.message = st.kind === 'signedOut' && st.reason ? st.reason : st.kind === 'signedIn' && st.refreshError ? `Refresh failed: ${st.refreshError}` : undefined;
+    tree.refresh();
+    statusBar.update();
+  };
+  onState();
+
+  let idpBefore: IdpSettings = settings.idp();
+  const accessLogCommands = new AccessLogCommands(accessLog, log);
+
+  context.subscriptions.push(
+    log,
+    treeView,
+    tree,
+    statusBar,
+    authProvider,
+    { dispose: () => sessionManager.dispose() },
+    sessionManager.onDidChange(onState),
+    vscode.authentication.registerAuthenticationProvider('mlspanner', 'ML Spanner Access', authProvider, { supportsMultipleAccounts: false }),
+    commands.register('mlspanner.signIn', async () => {
+      const s = await signIn();
+      log.info(`Signed in as ${s.name} (groups: ${s.groups.join(', ') || 'none'}).`);
+    }),
+    commands.register('mlspanner.cancelSignIn', () => sessionManager.cancelSignIn()),
+    commands.register('mlspanner.signOut', async () => {
+      const { revokeError } = await sessionManager.signOut();
+      if (revokeError) void vscode.window.showWarningMessage(`Signed out. The identity provider could not revoke the session: ${revokeError}`);
+    }),
+    commands.register('mlspanner.refreshCredentials', async () => {
+      await sessionManager.refresh();
+    }),
+    commands.register('mlspanner.showStatusActions', async () => {
+      const pick = await vscode.window.showQuickPick(
+        [
+          { label: '$(refresh) Refresh Credentials', command: 'mlspanner.refreshCredentials' },
+          { label: '$(output) Show Access Log', command: 'mlspanner.showAccessLog' },
+          { label: '$(sign-out) Sign Out', command: 'mlspanner.signOut' },
+        ],
+        { title: 'ML Spanner' },
+      );
+      if (pick) await vscode.commands.executeCommand(pick.command);
+    }),
+    ...accessLogCommands.register(commands),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('mlspanner.idp')) {
+        const before = idpBefore;
+        idpBefore = settings.idp();
+        void sessionManager.settingsChanged(before);
+      }
+      if (e.affectsConfiguration('mlspanner')) onState();
+    }),
+  );
+
+  // Silent restore from the stored refresh token; never opens a browser.
+  if (settings.isConfigured())
+    sessionManager.restore().catch((e) => log.warn(`Could not restore the session: ${redact(errorMessage(e))}`));
+}
+
+/** Whether a browser can reach a loopback server here: true unless a forwarded address says otherwise. */
+async function loopbackReachable(): Promise<boolean> {
+  if (vscode.env.uiKind === vscode.UIKind.Desktop && !vscode.env.remoteName) return true;
+  try {
+    const external = await vscode.env.asExternalUri(vscode.Uri.parse('http://127.0.0.1:1/'));
+    return isLoopbackHost(external.authority.replace(/:\d+$/, ''));
+  } catch {
+    return false;
+  }
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}
