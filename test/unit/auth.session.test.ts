@@ -187,7 +187,7 @@ describe('SessionManager', () => {
   });
 
   describe('with a fake clock', () => {
-    let clock: FakeTimers.InstalledClock;
+    let clock: ReturnType<typeof FakeTimers.install>;
     beforeEach(() => (clock = FakeTimers.install({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] })));
     afterEach(() => clock.uninstall());
 

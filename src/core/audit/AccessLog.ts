@@ -149,6 +149,11 @@ export class AccessLog implements AccessEventSink {
 
   async readText(): Promise<string> {
     await this.flush();
+    return this.readFile();
+  }
+
+  /** Reads without waiting for pending appends (used inside the append queue itself). */
+  private async readFile(): Promise<string> {
     try {
       return await fs.readFile(this.file, 'utf8');
     } catch (e) {
@@ -169,7 +174,7 @@ export class AccessLog implements AccessEventSink {
   }
 
   private async readLast(): Promise<{ seq: number; hash: string }> {
-    const text = await this.readText().catch(() => '');
+    const text = await this.readFile().catch(() => '');
     const lines = text.split('\n').filter((l) => l.trim());
     if (!lines.length) return { seq: 0, hash: GENESIS };
     try {

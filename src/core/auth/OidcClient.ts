@@ -69,6 +69,8 @@ export function describeOidcError(e: unknown, issuer: string, stage: string): Us
   const netCode = err.cause?.code ?? err.code;
   if (err.code === 'OAUTH_TIMEOUT' || (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError' && stage !== 'sign-in')
     return new UserFacingError('network', `The identity provider at ${issuer} did not answer in time (${stage}).`, 'Check your network or VPN, then retry.', undefined, { cause: e });
+  if (e instanceof TypeError && err.message === 'fetch failed' && !netCode)
+    return new UserFacingError('network', `Cannot reach the identity provider at ${issuer} (${err.cause?.message ?? 'fetch failed'}).`, 'Check mlspanner.idp.issuer and your network or VPN.', undefined, { cause: e });
   if (netCode && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(netCode))
     return new UserFacingError('network', `Cannot reach the identity provider at ${issuer} (${netCode}).`, 'Check mlspanner.idp.issuer and your network or VPN.', undefined, { cause: e });
   if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || err.code === 'OAUTH_INVALID_RESPONSE' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON') {

@@ -1,0 +1,405 @@
+import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
+import { CancelledError, UserFacingError, errorMessage } from '../errors';
+import { ServiceError } from '../http/HttpClient';
+import { newIdempotencyToken, type DatabricksJobsApi } from './DatabricksClient';
+import { AdaptivePollSchedule, type PollingSchedule } from './PollSchedule';
+import { accessOutcome, classifyRun, runStateIcon, runStateKey, runStateText, type RunOutcome } from './RunStateMapping';
+import type { ImportFormat, Run, RunState, WorkspaceLanguage } from './types';
+
+/** What survives a window reload so a run can be resumed; never a token. */
+export interface RunRecord {
+  environment: string;
+  host: string;
+  runId: number;
+  kind: 'job' | 'notebook';
+  /** Job name, or the notebook's file name. */
+  name: string;
+  jobId?: number;
+  runPageUrl?: string;
+  /** Epoch ms. */
+  startedAt: number;
+  lastState?: RunState;
+  /** Epoch ms; set once the run is done. */
+  finishedAt?: number;
+}
+
+/** Persistence for run records; the VS Code layer backs it with globalState. */
+export interface RunStore {
+  load(): RunRecord[];
+  save(records: RunRecord[]): Promise<void>;
+}
+
+export class MemoryRunStore implements RunStore {
+  private records: RunRecord[] = [];
+  load(): RunRecord[] {
+    return this.records.map((r) => ({ ...r }));
+  }
+  async save(records: RunRecord[]): Promise<void> {
+    this.records = records.map((r) => ({ ...r }));
+  }
+}
+
+export interface RunProgress {
+  record: RunRecord;
+  state: RunState;
+  text: string;
+  /** Codicon id for a ThemeIcon. */
+  icon: string;
+}
+
+export interface TaskOutput {
+  taskKey: string;
+  runId: number;
+  result?: string;
+  truncated?: boolean;
+  error?: string;
+  errorTrace?: string;
+}
+
+export interface RunResult {
+  record: RunRecord;
+  run: Run;
+  outcome: RunOutcome;
+  text: string;
+  outputs: TaskOutput[];
+}
+
+export interface RunOptions {
+  /** Aborting requests runs/cancel; the promise then resolves once the run reports CANCELED. */
+  signal?: AbortSignal;
+  onProgress?: (progress: RunProgress) => void;
+  /** Why the user runs this (asked for prod-like environments); goes into the access log. */
+  reason?: string;
+}
+
+export interface JobRunnerOptions {
+  environment: string;
+  client: DatabricksJobsApi;
+  store: RunStore;
+  sink: AccessEventSink;
+  /**
+   * Called when the credential source says the user must sign in again (a UserFacingError of
+   * kind 'auth'); resolves once they have, rejects if they decline. Polling waits meanwhile.
+   */
+  onAuthRequired?: (signal?: AbortSignal) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now?: () => number;
+  schedule?: () => PollingSchedule;
+  /** Consecutive transient failures (network, 5xx after retries) tolerated while polling. */
+  maxConsecutiveErrors?: number;
+  /** Finished records kept for the runs view. */
+  keepFinished?: number;
+  onStoreError?: (e: unknown) => void;
+}
+
+export interface RunJobRequest {
+  jobId: number;
+  jobName?: string;
+  parameters?: Record<string, string>;
+}
+
+export interface RunNotebookRequest {
+  /** The local file name (only its base name is used remotely). */
+  fileName: string;
+  content: Uint8Array;
+  parameters?: Record<string, string>;
+  /** Runs on serverless compute when omitted. */
+  existingClusterId?: string;
+  timeoutSeconds?: number;
+}
+
+/** 10 MB: the Workspace import limit (CONTRACTS.md, workspace/import). */
+export const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
+
+/**
+ * How a local notebook file is imported: .ipynb as JUPYTER, source files as SOURCE with their
+ * language. The workspace name drops the extension, as workspace notebooks have none.
+ */
+export function notebookImportSpec(fileName: string): { format: ImportFormat; language?: WorkspaceLanguage; workspaceName: string } {
+  const base = fileName.split(/[\\/]/).pop() ?? fileName;
+  const m = /^(.+?)\.([A-Za-z]+)$/.exec(base);
+  const ext = m?.[2].toLowerCase();
+  const workspaceName = (m?.[1] ?? base).replace(/[^\w.\- ]/g, '_');
+  switch (ext) {
+    case 'ipynb':
+      return { format: 'JUPYTER', workspaceName };
+    case 'py':
+      return { format: 'SOURCE', language: 'PYTHON', workspaceName };
+    case 'sql':
+      return { format: 'SOURCE', language: 'SQL', workspaceName };
+    case 'scala':
+      return { format: 'SOURCE', language: 'SCALA', workspaceName };
+    case 'r':
+      return { format: 'SOURCE', language: 'R', workspaceName };
+    default:
+      throw new UserFacingError('config', `Cannot run ${base} as a Databricks notebook: unsupported file type.`, 'Open a .ipynb, .py, .sql, .scala or .r notebook and retry.');
+  }
+}
+
+/** A sign-in is needed: the token source refused, or the service still says 401 after a fresh token. */
+export function needsSignIn(e: unknown): boolean {
+  if (!(e instanceof UserFacingError) || e.kind !== 'auth') return false;
+  return !(e instanceof ServiceError && e.status === 403);
+}
+
+function isTransient(e: unknown): boolean {
+  if (e instanceof ServiceError) return e.status === undefined || e.status === 429 || e.status >= 500;
+  return !(e instanceof UserFacingError);
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Runs Databricks jobs and notebooks to completion in one environment: triggers with an
+ * idempotency token, polls on an adaptive schedule, cancels on abort, survives token expiry and
+ * sign-in pauses, persists run records for resume after reload, and records access events.
+ */
+export class JobRunner {
+  private readonly client: DatabricksJobsApi;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly now: () => number;
+  private readonly makeSchedule: () => PollingSchedule;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: JobRunnerOptions) {
+    this.client = options.client;
+    this.sleep = options.sleep ?? abortableSleep;
+    this.now = options.now ?? Date.now;
+    this.makeSchedule = options.schedule ?? (() => new AdaptivePollSchedule());
+  }
+
+  /** Runs of this environment that had not finished when last seen (e.g. before a reload). */
+  unfinished(): RunRecord[] {
+    return this.options.store.load().filter((r) => r.environment === this.options.environment && r.host === this.client.host && r.finishedAt === undefined);
+  }
+
+  async runJob(request: RunJobRequest, options: RunOptions = {}): Promise<RunResult> {
+    const name = request.jobName ?? `job ${request.jobId}`;
+    if (options.signal?.aborted) throw new CancelledError(`Run of ${name} cancelled before it started.`);
+    this.event({ type: 'jobRequested', outcome: 'success', target: `job:${request.jobId}`, detail: name, reason: options.reason, jobId: request.jobId });
+    // One token for all attempts, including after a sign-in pause: a repeat returns the same run.
+    const idempotencyToken = newIdempotencyToken();
+    let runId: number;
+    try {
+      const res = await this.withSignIn(
+        () => this.client.runNow({ job_id: request.jobId, job_parameters: request.parameters, idempotency_token: idempotencyToken }),
+        options.signal,
+      );
+      if (typeof res.run_id !== 'number') throw new UserFacingError('protocol', `Databricks accepted the run of ${name} but returned no run_id.`, 'Check the Jobs UI for the run.');
+      runId = res.run_id;
+    } catch (e) {
+      throw this.startFailed(e, name, `job:${request.jobId}`, options.reason);
+    }
+    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'job', name, jobId: request.jobId, startedAt: this.now() };
+    return this.started(record, options);
+  }
+
+  async runNotebook(request: RunNotebookRequest, options: RunOptions = {}): Promise<RunResult> {
+    const spec = notebookImportSpec(request.fileName);
+    const fileName = request.fileName.split(/[\\/]/).pop() ?? request.fileName;
+    if (request.content.byteLength > MAX_IMPORT_BYTES)
+      throw new UserFacingError('config', `${fileName} is ${(request.content.byteLength / 1048576).toFixed(1)} MB; Databricks imports at most 10 MB.`, 'Clear large cell outputs and retry.');
+    if (options.signal?.aborted) throw new CancelledError(`Run of ${fileName} cancelled before it started.`);
+    const target = `notebook:${fileName}`;
+    this.event({ type: 'jobRequested', outcome: 'success', target, detail: fileName, reason: options.reason });
+    const idempotencyToken = newIdempotencyToken();
+    let runId: number;
+    let notebookPath: string;
+    try {
+      const me = await this.withSignIn(() => this.client.me(), options.signal);
+      if (!me.userName) throw new UserFacingError('protocol', 'Databricks did not say who you are (SCIM Me has no userName).', 'Check the workspace and retry.');
+      const dir = `/Users/${me.userName}/.mlspanner`;
+      notebookPath = `${dir}/${spec.workspaceName}`;
+      await this.withSignIn(() => this.client.mkdirs(dir), options.signal);
+      const content = Buffer.from(request.content).toString('base64');
+      await this.withSignIn(
+        () => this.client.importNotebook({ path: notebookPath, format: spec.format, language: spec.language, content, overwrite: true }),
+        options.signal,
+      );
+      const res = await this.withSignIn(
+        () =>
+          this.client.submitRun({
+            run_name: `${fileName} (ML Spanner Access)`,
+            tasks: [
+              {
+                task_key: 'notebook',
+                notebook_task: { notebook_path: notebookPath, source: 'WORKSPACE', ...(request.parameters ? { base_parameters: request.parameters } : {}) },
+                ...(request.existingClusterId ? { existing_cluster_id: request.existingClusterId } : {}),
+              },
+            ],
+            ...(request.timeoutSeconds ? { timeout_seconds: request.timeoutSeconds } : {}),
+            idempotency_token: idempotencyToken,
+          }),
+        options.signal,
+      );
+      if (typeof res.run_id !== 'number') throw new UserFacingError('protocol', `Databricks accepted ${fileName} but returned no run_id.`, 'Check the Jobs UI for the run.');
+      runId = res.run_id;
+    } catch (e) {
+      throw this.startFailed(e, fileName, target, options.reason);
+    }
+    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'notebook', name: fileName, startedAt: this.now() };
+    return this.started(record, options);
+  }
+
+  /** Continues watching a run started earlier (e.g. before a window reload). */
+  resume(record: RunRecord, options: RunOptions = {}): Promise<RunResult> {
+    if (record.host !== this.client.host || record.environment !== this.options.environment)
+      throw new UserFacingError('config', `Run ${record.runId} belongs to ${record.environment} (${record.host}), not ${this.options.environment}.`, 'Resume it from its own environment.');
+    return this.poll({ ...record }, options);
+  }
+
+  /** Requests cancellation of a run this runner does not hold an AbortSignal for. */
+  async cancel(record: RunRecord, reason?: string): Promise<void> {
+    await this.withSignIn(() => this.client.cancelRun(record.runId));
+    this.event({ type: 'jobCancelled', outcome: 'cancelled', target: this.targetOf(record), runId: record.runId, jobId: record.jobId, reason, tokenFingerprint: this.client.lastTokenFingerprint });
+  }
+
+  private async started(record: RunRecord, options: RunOptions): Promise<RunResult> {
+    // Persist before polling so a reload in the next second still finds the run.
+    await this.persist(record);
+    this.event({
+      type: 'jobStarted',
+      outcome: 'success',
+      target: this.targetOf(record),
+      runId: record.runId,
+      jobId: record.jobId,
+      reason: options.reason,
+      tokenFingerprint: this.client.lastTokenFingerprint,
+    });
+    return this.poll(record, options);
+  }
+
+  private async poll(record: RunRecord, options: RunOptions): Promise<RunResult> {
+    const schedule = this.makeSchedule();
+    const maxErrors = this.options.maxConsecutiveErrors ?? 5;
+    let errors = 0;
+    let cancelRequested = false;
+    let lastKey: string | undefined;
+    for (;;) {
+      if (options.signal?.aborted && !cancelRequested) {
+        cancelRequested = true;
+        await this.cancel(record, options.reason);
+        if (schedule instanceof AdaptivePollSchedule) schedule.reset();
+      }
+      let run: Run;
+      try {
+        run = await this.withSignIn(() => this.client.getRun(record.runId));
+        errors = 0;
+      } catch (e) {
+        if (!isTransient(e) || ++errors > maxErrors) throw this.pollFailed(e, record);
+        await this.sleep(Math.min(30_000, 1000 * 2 ** errors), cancelRequested ? undefined : options.signal);
+        continue;
+      }
+      const state = run.state ?? {};
+      const key = runStateKey(state);
+      if (run.run_page_url) record.runPageUrl = run.run_page_url;
+      if (key !== lastKey) {
+        lastKey = key;
+        record.lastState = state;
+        await this.persist(record);
+        options.onProgress?.({ record: { ...record }, state, text: runStateText(state), icon: runStateIcon(state) });
+      }
+      const { done, outcome } = classifyRun(state);
+      if (done && outcome) return this.finished(record, run, outcome);
+      // Once cancelled, the signal stays aborted: waiting on it again would spin.
+      await this.sleep(schedule.next(key), cancelRequested ? undefined : options.signal);
+    }
+  }
+
+  private async finished(record: RunRecord, run: Run, outcome: RunOutcome): Promise<RunResult> {
+    const outputs: TaskOutput[] = [];
+    for (const task of run.tasks ?? []) {
+      if (typeof task.run_id !== 'number') continue;
+      try {
+        const out = await this.withSignIn(() => this.client.getRunOutput(task.run_id as number));
+        outputs.push({
+          taskKey: task.task_key,
+          runId: task.run_id,
+          result: out.notebook_output?.result,
+          truncated: out.notebook_output?.truncated,
+          error: out.error,
+          errorTrace: out.error_trace,
+        });
+      } catch (e) {
+        outputs.push({ taskKey: task.task_key, runId: task.run_id, error: `Could not fetch the output: ${errorMessage(e)}` });
+      }
+    }
+    record.finishedAt = this.now();
+    record.lastState = run.state;
+    await this.persist(record);
+    this.event({
+      type: 'jobFinished',
+      outcome: accessOutcome(outcome),
+      target: this.targetOf(record),
+      runId: record.runId,
+      jobId: record.jobId,
+      resultState: run.state?.result_state,
+      lifeCycleState: run.state?.life_cycle_state,
+      tokenFingerprint: this.client.lastTokenFingerprint,
+    });
+    return { record: { ...record }, run, outcome, text: runStateText(run.state), outputs };
+  }
+
+  /** Runs `fn`; while the credential source needs a sign-in, waits for it, then retries. */
+  private async withSignIn<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!needsSignIn(e) || !this.options.onAuthRequired) throw e;
+        if (signal?.aborted) throw new CancelledError();
+        await this.options.onAuthRequired(signal);
+      }
+    }
+  }
+
+  private startFailed(e: unknown, name: string, target: string, reason?: string): unknown {
+    if (e instanceof ServiceError && e.status === 403) {
+      this.event({ type: 'jobDenied', outcome: 'denied', target, reason, detail: e.message, tokenFingerprint: this.client.lastTokenFingerprint });
+      return new UserFacingError('denied', `Databricks (${this.options.environment}) refused to run ${name}: ${e.message}`, e.action, undefined, { cause: e });
+    }
+    this.event({ type: 'jobStarted', outcome: e instanceof CancelledError ? 'cancelled' : 'failure', target, reason, detail: errorMessage(e) });
+    return e;
+  }
+
+  private pollFailed(e: unknown, record: RunRecord): unknown {
+    const what = `Lost track of ${record.name} (run ${record.runId}) in ${record.environment}: ${errorMessage(e)}`;
+    // The record stays unfinished in the store, so the run can be resumed later.
+    return new UserFacingError(e instanceof UserFacingError ? e.kind : 'network', what, 'The run continues on Databricks; open its run page or resume watching it later.', undefined, { cause: e });
+  }
+
+  private targetOf(record: RunRecord): string {
+    return record.kind === 'job' ? `job:${record.jobId}` : `notebook:${record.name}`;
+  }
+
+  private event(e: Omit<AccessEventInput, 'environment' | 'resource'>): void {
+    this.options.sink.record({ environment: this.options.environment, resource: this.client.host, ...e } as AccessEventInput);
+  }
+
+  private persist(record: RunRecord): Promise<void> {
+    const keep = this.options.keepFinished ?? 20;
+    this.saving = this.saving.then(async () => {
+      try {
+        const others = this.options.store.load().filter((r) => !(r.host === record.host && r.runId === record.runId));
+        const all = [...others, { ...record }];
+        const finished = all.filter((r) => r.finishedAt !== undefined).sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+        const drop = new Set(finished.slice(keep));
+        await this.options.store.save(all.filter((r) => !drop.has(r)));
+      } catch (e) {
+        this.options.onStoreError?.(e);
+      }
+    });
+    return this.saving;
+  }
+}
