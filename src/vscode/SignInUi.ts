@@ -3,47 +3,87 @@ import type { DeviceCodeInfo } from '../core/auth/OidcClient';
 import type { SessionManager } from '../core/auth/SessionManager';
 import type { IdentitySession } from '../core/auth/IdentitySession';
 
+/** What the sidebar shows while a sign-in waits for the user. */
+export interface PendingSignIn {
+  url?: string;
+  device?: DeviceCodeInfo;
+}
+
 /**
- * Runs an interactive sign-in under a cancellable progress notification. While waiting it
- * offers to copy the sign-in URL (or the device code), so a blocked pop-up never strands the user.
+ * Runs an interactive sign-in under a cancellable progress notification. While it waits, the
+ * sidebar offers to copy the sign-in URL (or the device code), so a blocked pop-up or a closed
+ * tab never strands the user; nothing lingers after sign-in ends.
  */
-export async function signInWithProgress(sessions: SessionManager, log: vscode.LogOutputChannel): Promise<IdentitySession> {
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'ML Spanner: signing in', cancellable: true },
-    async (progress, token) => {
-      const abort = new AbortController();
-      token.onCancellationRequested(() => abort.abort());
-      return sessions.signIn({
-        signal: abort.signal,
-        openBrowser: async (url) => {
-          progress.report({ message: 'finish in the browser window that opened…' });
-          const host = new URL(url).host;
-          log.info(`Opening the browser at ${host} for sign-in.`);
-          const opened = await vscode.env.openExternal(vscode.Uri.parse(url, true));
-          void vscode.window
-            .showInformationMessage(
-              opened ? `Sign in at ${host} in your browser.` : `Could not open the browser. Copy the sign-in URL for ${host} and open it yourself.`,
-              'Copy Sign-In URL',
-              'Open Again',
-            )
-            .then(async (pick) => {
-              if (pick === 'Copy Sign-In URL') await vscode.env.clipboard.writeText(url);
-              else if (pick === 'Open Again') await vscode.env.openExternal(vscode.Uri.parse(url, true));
-            });
-          return opened;
-        },
-        showDeviceCode: (info: DeviceCodeInfo) => {
-          const target = info.verificationUriComplete ?? info.verificationUri;
-          progress.report({ message: `enter code ${info.userCode} at ${info.verificationUri}` });
-          void vscode.window
-            .showInformationMessage(`To sign in, enter the code ${info.userCode} at ${info.verificationUri}`, 'Copy Code and Open Browser', 'Copy Code')
-            .then(async (pick) => {
-              if (!pick) return;
-              await vscode.env.clipboard.writeText(info.userCode);
-              if (pick === 'Copy Code and Open Browser') await vscode.env.openExternal(vscode.Uri.parse(target, true));
-            });
-        },
-      });
-    },
-  );
+export class InteractiveSignIn {
+  private pending: PendingSignIn = {};
+  private readonly changed = new vscode.EventEmitter<PendingSignIn>();
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get current(): PendingSignIn {
+    return this.pending;
+  }
+
+  private set(p: PendingSignIn): void {
+    this.pending = p;
+    this.changed.fire(p);
+  }
+
+  async copyUrl(): Promise<void> {
+    const text = this.pending.device?.userCode ?? this.pending.url;
+    if (!text) return;
+    await vscode.env.clipboard.writeText(text);
+    void vscode.window.showInformationMessage(this.pending.device ? `Copied the code ${this.pending.device.userCode}.` : 'Copied the sign-in URL. Open it in your browser.');
+  }
+
+  async openAgain(): Promise<void> {
+    const target = this.pending.device ? (this.pending.device.verificationUriComplete ?? this.pending.device.verificationUri) : this.pending.url;
+    if (target) await vscode.env.openExternal(vscode.Uri.parse(target, true));
+  }
+
+  async run(): Promise<IdentitySession> {
+    return await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'ML Spanner: signing in', cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        try {
+          return await this.sessions.signIn({
+            signal: abort.signal,
+            openBrowser: async (url) => {
+              const host = new URL(url).host;
+              this.set({ url });
+              progress.report({ message: `finish in the browser at ${host}…` });
+              this.log.info(`Opening the browser at ${host} for sign-in.`);
+              const opened = await vscode.env.openExternal(vscode.Uri.parse(url, true));
+              if (!opened) {
+                progress.report({ message: `copy the sign-in URL from the ML Spanner view and open it in a browser…` });
+                void vscode.window.showWarningMessage(`Could not open a browser for sign-in at ${host}.`, 'Copy Sign-In URL').then((pick) => {
+                  if (pick) void this.copyUrl();
+                });
+              }
+              return opened;
+            },
+            showDeviceCode: (info: DeviceCodeInfo) => {
+              this.set({ device: info });
+              progress.report({ message: `enter the code ${info.userCode} at ${info.verificationUri}` });
+              void vscode.window
+                .showInformationMessage(`To sign in, enter the code ${info.userCode} at ${info.verificationUri}`, 'Copy Code and Open Browser')
+                .then(async (pick) => {
+                  if (!pick || !this.pending.device) return;
+                  await vscode.env.clipboard.writeText(info.userCode);
+                  await this.openAgain();
+                });
+            },
+          });
+        } finally {
+          this.set({});
+        }
+      },
+    );
+  }
 }

@@ -11,7 +11,7 @@ import { EnvironmentsTreeProvider } from './EnvironmentsTreeProvider';
 import { ExpiryStatusBar } from './ExpiryStatusBar';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
 import { Settings } from './Settings';
-import { signInWithProgress } from './SignInUi';
+import { InteractiveSignIn } from './SignInUi';
 
 /** The composition root: builds the services, wires them, registers every disposable. */
 export function activate(context: vscode.ExtensionContext): void {
@@ -34,7 +34,15 @@ export function activate(context: vscode.ExtensionContext): void {
     secrets: context.secrets,
     sink: accessLog,
     signInTimeoutMs: settings.signInTimeoutMs(),
-    flowContext: async () => ({ remoteName: vscode.env.remoteName, loopbackReachable: await loopbackReachable() }),
+    flowContext: async () => {
+      const ctx = {
+        remoteName: vscode.env.remoteName,
+        uiKind: vscode.env.uiKind === vscode.UIKind.Web ? ('web' as const) : ('desktop' as const),
+        browserOnThisMachine: await browserOnThisMachine(),
+      };
+      log.info(`Sign-in window: ui ${ctx.uiKind}, remote ${ctx.remoteName ?? 'none'}, browser on this machine: ${ctx.browserOnThisMachine}.`);
+      return ctx;
+    },
     onBackgroundError: (e) => log.warn(redact(errorMessage(e))),
   });
 
@@ -48,10 +56,11 @@ export function activate(context: vscode.ExtensionContext): void {
     () => settings.expiryWarningSeconds(),
   );
 
+  const interactive = new InteractiveSignIn(sessionManager, log);
   const signIn = () => {
     if (!settings.isConfigured())
       throw new UserFacingError('config', 'ML Spanner Access is not configured: set mlspanner.idp.issuer and mlspanner.idp.clientId.', 'Open the settings and enter your identity provider.');
-    return signInWithProgress(sessionManager, log);
+    return interactive.run();
   };
   const authProvider = new MlSpannerAuthProvider(sessionManager, signIn);
 
@@ -59,7 +68,15 @@ export function activate(context: vscode.ExtensionContext): void {
     const st = sessionManager.state;
     void vscode.commands.executeCommand('setContext', 'mlspanner.signedIn', st.kind === 'signedIn');
     void vscode.commands.executeCommand('setContext', 'mlspanner.signingIn', st.kind === 'signingIn');
-    treeView.message = st.kind === 'signedOut' && st.reason ? st.reason : st.kind === 'signedIn' && st.refreshError ? `Refresh failed: ${st.refreshError}` : undefined;
+    const device = interactive.current.device;
+    treeView.message =
+      st.kind === 'signingIn' && device
+        ? `Enter the code ${device.userCode} at ${device.verificationUri}`
+        : st.kind === 'signedOut' && st.reason
+          ? st.reason
+          : st.kind === 'signedIn' && st.refreshError
+            ? `Refresh failed: ${st.refreshError}`
+            : undefined;
     tree.refresh();
     statusBar.update();
   };
@@ -76,6 +93,9 @@ export function activate(context: vscode.ExtensionContext): void {
     authProvider,
     { dispose: () => sessionManager.dispose() },
     sessionManager.onDidChange(onState),
+    interactive.onDidChange(onState),
+    commands.register('mlspanner.copySignInUrl', () => interactive.copyUrl()),
+    commands.register('mlspanner.openSignInPageAgain', () => interactive.openAgain()),
     vscode.authentication.registerAuthenticationProvider('mlspanner', 'ML Spanner Access', authProvider, { supportsMultipleAccounts: false }),
     commands.register('mlspanner.signIn', async () => {
       const s = await signIn();
@@ -116,9 +136,9 @@ export function activate(context: vscode.ExtensionContext): void {
     sessionManager.restore().catch((e) => log.warn(`Could not restore the session: ${redact(errorMessage(e))}`));
 }
 
-/** Whether a browser can reach a loopback server here: true unless a forwarded address says otherwise. */
-async function loopbackReachable(): Promise<boolean> {
-  if (vscode.env.uiKind === vscode.UIKind.Desktop && !vscode.env.remoteName) return true;
+/** In a web window: does the browser reach this server on a loopback address? */
+async function browserOnThisMachine(): Promise<boolean> {
+  if (vscode.env.uiKind !== vscode.UIKind.Web) return false;
   try {
     const external = await vscode.env.asExternalUri(vscode.Uri.parse('http://127.0.0.1:1/'));
     return isLoopbackHost(external.authority.replace(/:\d+$/, ''));

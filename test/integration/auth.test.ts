@@ -40,7 +40,7 @@ function manager(over: Partial<IdpSettings> = {}, timeoutMs = 20_000) {
   const dir = mkdtempSync(join(tmpdir(), 'mlspanner-it-'));
   const secrets = new TestSecretStorage();
   const log = new AccessLog(join(dir, 'access-log.jsonl'));
-  const mgr = new SessionManager({ settings: () => idp(over), secrets, sink: log, flowContext: async () => ({ loopbackReachable: true }), signInTimeoutMs: timeoutMs });
+  const mgr = new SessionManager({ settings: () => idp(over), secrets, sink: log, flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }), signInTimeoutMs: timeoutMs });
   return { mgr, secrets, log };
 }
 

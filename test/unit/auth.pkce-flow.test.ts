@@ -18,12 +18,14 @@ describe('PKCE (RFC 7636)', () => {
 });
 
 describe('chooseSignInFlow', () => {
-  const base: FlowContext = { setting: 'auto', loopbackReachable: true, deviceFlowSupported: true };
+  const base: FlowContext = { setting: 'auto', uiKind: 'desktop', browserOnThisMachine: false, deviceFlowSupported: true };
   const table: Array<[string, Partial<FlowContext>, string, boolean]> = [
     ['auto, local desktop', {}, 'loopback', false],
-    ['auto, ssh remote', { remoteName: 'ssh-remote' }, 'deviceCode', false],
-    ['auto, codespaces', { remoteName: 'codespaces', loopbackReachable: false }, 'deviceCode', false],
-    ['auto, web on another host', { loopbackReachable: false }, 'deviceCode', false],
+    ['auto, desktop ssh remote', { remoteName: 'ssh-remote' }, 'deviceCode', false],
+    ['auto, desktop dev container', { remoteName: 'dev-container' }, 'deviceCode', false],
+    ['auto, codespaces in a browser', { uiKind: 'web', remoteName: 'codespaces' }, 'deviceCode', false],
+    ['auto, code-server reached on loopback', { uiKind: 'web', browserOnThisMachine: true }, 'loopback', false],
+    ['auto, code-server reached from another host', { uiKind: 'web', browserOnThisMachine: false }, 'deviceCode', false],
     ['auto, remote but no device endpoint', { remoteName: 'wsl', deviceFlowSupported: false }, 'loopback', false],
     ['loopback forced in a remote window', { setting: 'loopback', remoteName: 'ssh-remote' }, 'loopback', false],
     ['deviceCode forced', { setting: 'deviceCode' }, 'deviceCode', false],

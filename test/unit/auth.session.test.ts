@@ -71,7 +71,7 @@ function browser(state?: string): SignInUi {
   };
 }
 
-function setup(flowCtx = { loopbackReachable: true }) {
+function setup(flowCtx: { uiKind: 'desktop' | 'web'; remoteName?: string; browserOnThisMachine: boolean } = { uiKind: 'desktop', browserOnThisMachine: false }) {
   const clock = { now: 1_000_000 };
   const fake = new FakeOidc(clock);
   const secrets = new TestSecretStorage();
@@ -102,7 +102,7 @@ describe('SessionManager', () => {
   });
 
   it('uses the device code flow in a remote window', async () => {
-    const { mgr } = setup({ loopbackReachable: false });
+    const { mgr } = setup({ uiKind: 'desktop', remoteName: 'ssh-remote', browserOnThisMachine: false });
     let shown = '';
     await mgr.signIn({ openBrowser: async () => assert.fail('no browser redirect expected'), showDeviceCode: (i) => (shown = i.userCode) });
     assert.equal(shown, 'ABCD-EFGH');
@@ -122,7 +122,7 @@ describe('SessionManager', () => {
   it('ignores a callback with the wrong state (CSRF) and times out', async () => {
     const clock = { now: 0 };
     const fake = new FakeOidc(clock);
-    const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ loopbackReachable: true }), discover: async () => fake, signInTimeoutMs: 300 });
+    const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }), discover: async () => fake, signInTimeoutMs: 300 });
     await assert.rejects(mgr.signIn(browser('forged-state')), /timed out/);
     assert.equal(mgr.state.kind, 'signedOut');
     mgr.dispose();
@@ -193,7 +193,7 @@ describe('SessionManager', () => {
 
     it('refreshes silently at least 60 s before expiry', async () => {
       const fake = new FakeOidc({ get now() { return Date.now(); } });
-      const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ loopbackReachable: false }), discover: async () => fake });
+      const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ uiKind: 'desktop' as const, remoteName: 'ssh-remote', browserOnThisMachine: false }), discover: async () => fake });
       await mgr.signIn({ openBrowser: async () => true, showDeviceCode: () => undefined });
       assert.equal(fake.refreshes, 0);
       await clock.tickAsync(3_600_000 - 360_001);
@@ -206,7 +206,7 @@ describe('SessionManager', () => {
 
     it('retries a failed background refresh with backoff', async () => {
       const fake = new FakeOidc({ get now() { return Date.now(); } });
-      const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ loopbackReachable: false }), discover: async () => fake });
+      const mgr = new SessionManager({ settings: () => settings, secrets: new TestSecretStorage(), sink: new RecordingSink(), flowContext: async () => ({ uiKind: 'desktop' as const, remoteName: 'ssh-remote', browserOnThisMachine: false }), discover: async () => fake });
       await mgr.signIn({ openBrowser: async () => true, showDeviceCode: () => undefined });
       fake.refreshResults.push(new UserFacingError('network', 'unreachable'));
       await clock.tickAsync(3_600_000 - 360_000);

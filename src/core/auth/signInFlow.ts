@@ -6,12 +6,14 @@ export interface FlowContext {
   setting: FlowSetting;
   /** vscode.env.remoteName: 'ssh-remote', 'wsl', 'dev-container', 'codespaces', … or undefined. */
   remoteName?: string;
+  /** vscode.env.uiKind: a desktop window, or the workbench in a browser (code-server, vscode.dev). */
+  uiKind: 'desktop' | 'web';
   /**
-   * Whether the browser can reach a loopback server in the extension host: true on a desktop
-   * window, and in a web window whose forwarded callback address is still a loopback address
-   * (a browser on the same machine, as with a local code-server).
+   * Web only: the browser reaches the workbench on a loopback address (asExternalUri keeps a
+   * loopback host), so the browser runs on the machine of the extension host and can reach a
+   * loopback server there, as with a local code-server.
    */
-  loopbackReachable: boolean;
+  browserOnThisMachine: boolean;
   /** The IdP advertises `device_authorization_endpoint` (RFC 8628 §4). */
   deviceFlowSupported: boolean;
 }
@@ -29,9 +31,9 @@ export function chooseSignInFlow(ctx: FlowContext): FlowDecision {
       ? { flow: 'deviceCode' }
       : { flow: 'loopback', note: 'The identity provider does not offer the device code flow; using the browser redirect instead.' };
   }
-  // auto: the loopback redirect (RFC 8252 §7.3) when the browser can reach this machine,
-  // otherwise the device code flow, made for devices whose browser is elsewhere (RFC 8628).
-  const remote = ctx.remoteName !== undefined && ctx.remoteName !== '';
-  if ((remote || !ctx.loopbackReachable) && ctx.deviceFlowSupported) return { flow: 'deviceCode' };
+  // auto: the loopback redirect (RFC 8252 §7.3) when the browser can reach this machine's
+  // loopback interface, otherwise the device code flow, made for a browser elsewhere (RFC 8628).
+  const reachable = ctx.uiKind === 'web' ? ctx.browserOnThisMachine : !ctx.remoteName;
+  if (!reachable && ctx.deviceFlowSupported) return { flow: 'deviceCode' };
   return { flow: 'loopback' };
 }

@@ -1,0 +1,408 @@
+// Drives the packaged extension in real VS Code: code-server 4.100.3 (VS Code 1.100.3) with the
+// workbench in headless Debian Chromium, offline. Recipe: /work/shared/E2E.md.
+//
+// DOM facts of the 1.100 workbench this relies on (checked against screenshots and DOM dumps):
+// - Activity bar entries are `.part.activitybar li.action-item` (aria-expanded="true" when open)
+//   holding `a.action-label[aria-label^="<title>"]`; the title may be followed by a keybinding,
+//   e.g. "Explorer (Ctrl+Shift+E)". The `li`'s own aria-label is empty.
+// - A view's pane is the `.pane` that contains `.pane-header[aria-label^="<name> Section"]`;
+//   its welcome content is `.welcome-view-content`, links rendered as `a.monaco-button`.
+// - Tree rows are `.monaco-list-row` (aria-level, aria-expanded) with the label in `.label-name`,
+//   the description in `.label-description` and the full
+//   accessible text in `aria-label`.
+// - A status bar item contributed with `createStatusBarItem(id)` is the element with
+//   `id="<publisher>.<name>.<id>"`, e.g. `#mlspanner\.mlspanner\.mlspanner\.expiry`; its visible
+//   text (codicons removed) is the `.statusbar-item-label` text, the aria-label carries it too.
+// - Notifications are `.notification-toast` (visible toasts) with `.notification-list-item-message`.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import {
+  escapeRegExp,
+  findCodeServer,
+  freePort,
+  installExtension,
+  quietSettings,
+  readExtensionHostLogs,
+  readOutputChannel,
+  repoRoot,
+  startCodeServer,
+  waitFor,
+  type CodeServerProcess,
+} from './codeServer';
+
+export { escapeRegExp, freePort, repoRoot, waitFor } from './codeServer';
+export const CHROMIUM_PATH = process.env.MLSPANNER_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface VsCodeOptions {
+  /** User settings, merged over the quiet defaults below. */
+  settings: Record<string, unknown>;
+  /** Files of the opened workspace folder, relative path → content. */
+  workspaceFiles?: Record<string, string>;
+  /** The packaged extension to install. */
+  vsix: string;
+  /** Origins opened by the extension without VS Code's "open external website" prompt. */
+  trustedDomains?: string[];
+  /** Where screenshots and logs go; default `<repo>/test-results`. */
+  resultsDir?: string;
+  /** Window size of the browser page. */
+  viewport?: { width: number; height: number };
+}
+
+export interface TreeRow {
+  label: string;
+  description: string;
+  ariaLabel: string;
+  /** 1 for top-level rows. */
+  level: number;
+  /** undefined for leaves. */
+  expanded?: boolean;
+}
+
+export interface VsCodeSession {
+  page: Page;
+  context: BrowserContext;
+  browser: Browser;
+  baseUrl: string;
+  folder: string;
+  userDataDir: string;
+  resultsDir: string;
+  /** Writes `<resultsDir>/<name>.png` of the workbench (or of `page`), returns its path. */
+  screenshot(name: string, page?: Page): Promise<string>;
+  /** code-server output plus every extension host log, including the "ML Spanner" channel. */
+  logs(): string;
+  /** Text of one output channel of the extension host (default "ML Spanner"). */
+  outputChannel(name?: string): string;
+  /** Clicks the activity bar entry whose aria-label starts with `title`. */
+  openSidebar(title?: string): Promise<void>;
+  /** The pane of a view, found by its header title (e.g. "Environments"). */
+  view(name: string): Locator;
+  /** Clicks a button of a welcome view (first visible one with that label, or within `viewName`). */
+  clickWelcomeButton(label: string, viewName?: string): Promise<void>;
+  /** Waits until a welcome button with that label is visible (or gone, when `visible` is false). */
+  waitForWelcomeButton(label: string, opts?: { viewName?: string; visible?: boolean; timeoutMs?: number }): Promise<void>;
+  /** Runs a command by its palette title, e.g. "ML Spanner: Sign Out". */
+  runCommand(title: string): Promise<void>;
+  /** The status bar item contributed under `id`, e.g. "mlspanner.expiry". */
+  statusBarItem(id: string, extensionId?: string): Locator;
+  /** Its visible text, codicons removed (e.g. "staging 14:59"). */
+  readStatusBar(id: string, extensionId?: string): Promise<string>;
+  /** Waits for a status bar text that matches `re`, returns it. */
+  waitForStatusBar(id: string, re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits for a notification toast containing `text`, returns its locator. */
+  waitForNotification(text: string | RegExp, timeoutMs?: number): Promise<Locator>;
+  /** Labels of the visible rows of a view's tree, top to bottom. */
+  treeItems(viewName: string): Promise<string[]>;
+  /** The visible rows of a view's tree with description, accessible text and nesting. */
+  treeRows(viewName: string): Promise<TreeRow[]>;
+  /** The row of a view's tree whose label matches. */
+  treeItem(viewName: string, label: string | RegExp): Locator;
+  /** Expands a collapsed tree row (no-op when already expanded or a leaf). */
+  expandTreeItem(viewName: string, label: string | RegExp): Promise<void>;
+  /** Right-clicks a tree row and chooses a context menu entry by its title. */
+  treeItemContextMenu(viewName: string, label: string | RegExp, entry: string): Promise<void>;
+  /** Chooses an entry of the open quick pick by its label (waits for the quick pick). */
+  pickQuickPickItem(label: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Types into the open input box (quick input without a list) and accepts with Enter. */
+  fillInputBox(text: string, timeoutMs?: number): Promise<void>;
+  /** Clicks a button of a visible notification toast or modal dialog. */
+  clickNotificationButton(toastText: string | RegExp, button: string): Promise<void>;
+  /** Waits until the view's tree shows a row whose label matches, returns all labels. */
+  waitForTreeItem(viewName: string, label: string | RegExp, timeoutMs?: number): Promise<string[]>;
+  /**
+   * Runs `trigger` (e.g. a click that makes the extension call `openExternal`) and returns the
+   * browser tab that opens, confirming VS Code's "open external website" or "popup blocked"
+   * dialog if one shows up.
+   */
+  waitForExternalPage(trigger: () => Promise<void>, timeoutMs?: number): Promise<Page>;
+  /** Stops browser and code-server (whole process group), saves logs, removes temp dirs. */
+  close(): Promise<void>;
+}
+
+function escapeCss(id: string): string {
+  return id.replace(/[^a-zA-Z0-9_-]/g, (c) => `\\${c}`);
+}
+
+export async function startVsCode(opts: VsCodeOptions): Promise<VsCodeSession> {
+  const resultsDir = opts.resultsDir ?? path.join(repoRoot, 'test-results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const codeServer = findCodeServer();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlspanner-e2e-'));
+  const userDataDir = path.join(tmp, 'user-data');
+  const extensionsDir = path.join(tmp, 'extensions');
+  const folder = path.join(tmp, 'workspace');
+  fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  fs.mkdirSync(extensionsDir, { recursive: true });
+  fs.mkdirSync(folder, { recursive: true });
+  for (const [rel, content] of Object.entries(opts.workspaceFiles ?? {})) {
+    const file = path.join(folder, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+  }
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ ...quietSettings, ...opts.settings }, null, 2),
+  );
+  const logFile = path.join(resultsDir, 'code-server.log');
+  let server: CodeServerProcess | undefined;
+  let browser: Browser | undefined;
+  let closed = false;
+
+  const logs = (): string => {
+    const serverLog = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+    return `===== code-server output\n${serverLog}\n${readExtensionHostLogs(userDataDir)}`;
+  };
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    try {
+      fs.writeFileSync(path.join(resultsDir, 'vscode-logs.txt'), logs());
+    } catch {
+      // Logs are a debugging aid; never mask the test's own outcome.
+    }
+    if (!process.env.MLSPANNER_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+
+  try {
+    installExtension(codeServer, path.resolve(opts.vsix), extensionsDir, userDataDir);
+    server = await startCodeServer({
+      codeServer,
+      port: await freePort(),
+      userDataDir,
+      extensionsDir,
+      configFile: path.join(tmp, 'config.yaml'),
+      folder,
+      logFile,
+      trustedDomains: opts.trustedDomains,
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${server.baseUrl}/?folder=${encodeURIComponent(folder)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // The status bar is among the last parts to render; once it is there the layout is settled.
+    await page.locator('.part.statusbar').waitFor({ timeout: 30_000 });
+    return makeSession({ page, context, browser, baseUrl: server.baseUrl, folder, userDataDir, resultsDir, logs, close });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function makeSession(base: {
+  page: Page;
+  context: BrowserContext;
+  browser: Browser;
+  baseUrl: string;
+  folder: string;
+  userDataDir: string;
+  resultsDir: string;
+  logs(): string;
+  close(): Promise<void>;
+}): VsCodeSession {
+  const { page, context } = base;
+
+  const view = (name: string): Locator =>
+    page.locator('.pane').filter({ has: page.locator(`.pane-header[aria-label^="${name} "]`) });
+
+  const welcomeButton = (label: string, viewName?: string): Locator =>
+    (viewName ? view(viewName) : page.locator('.part.sidebar'))
+      .locator('.welcome-view-content a.monaco-button, .welcome-view-content .monaco-button')
+      .filter({ hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) })
+      .first();
+
+  const statusBarItem = (id: string, extensionId = 'mlspanner.mlspanner'): Locator =>
+    page.locator(`.part.statusbar #${escapeCss(`${extensionId}.${id}`)}`);
+
+  const readStatusBar = async (id: string, extensionId?: string): Promise<string> =>
+    ((await statusBarItem(id, extensionId).locator('.statusbar-item-label').textContent({ timeout: 10_000 })) ?? '').trim();
+
+  const treeRows = async (viewName: string): Promise<TreeRow[]> =>
+    view(viewName).locator('.monaco-list-row').evaluateAll((rows) =>
+      rows
+        .map((row) => {
+          // No nested function declarations here: tsx would wrap them in a `__name` helper
+          // that does not exist in the page.
+          const expanded = row.getAttribute('aria-expanded');
+          return {
+            label: row.querySelector('.label-name')?.textContent?.trim() ?? '',
+            description: row.querySelector('.label-description')?.textContent?.trim() ?? '',
+            ariaLabel: row.getAttribute('aria-label') ?? '',
+            level: Number(row.getAttribute('aria-level') ?? '1'),
+            expanded: expanded === null ? undefined : expanded === 'true',
+            top: row.getBoundingClientRect().top,
+          };
+        })
+        // The list virtualises and reorders DOM nodes; screen order is the tree order.
+        .sort((a, b) => a.top - b.top)
+        .map(({ top: _top, ...row }) => row),
+    );
+
+  const treeItems = async (viewName: string): Promise<string[]> => (await treeRows(viewName)).map((r) => r.label);
+
+  const treeItem = (viewName: string, label: string | RegExp): Locator =>
+    view(viewName)
+      .locator('.monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: typeof label === 'string' ? new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) : label }) })
+      .first();
+
+  const quickInput = page.locator('.quick-input-widget');
+  const session: VsCodeSession = {
+    ...base,
+    outputChannel: (name = 'ML Spanner') => readOutputChannel(base.userDataDir, name),
+    async screenshot(name, target = page) {
+      const file = path.join(base.resultsDir, `${name}.png`);
+      await target.screenshot({ path: file });
+      return file;
+    },
+    async openSidebar(title = 'ML Spanner') {
+      const item = page.locator('.part.activitybar li.action-item')
+        .filter({ has: page.locator(`a.action-label[aria-label^="${title}"]`) })
+        .first();
+      await item.waitFor({ timeout: 30_000 });
+      // Clicking the container that is already open would close the sidebar.
+      if ((await item.getAttribute('aria-expanded')) !== 'true') await item.click();
+      await page.locator('.part.sidebar').waitFor({ state: 'visible', timeout: 10_000 });
+    },
+    view,
+    async clickWelcomeButton(label, viewName) {
+      const button = welcomeButton(label, viewName);
+      await button.waitFor({ state: 'visible', timeout: 30_000 });
+      await button.click();
+    },
+    async waitForWelcomeButton(label, o = {}) {
+      await welcomeButton(label, o.viewName).waitFor({
+        state: o.visible === false ? 'hidden' : 'visible',
+        timeout: o.timeoutMs ?? 30_000,
+      });
+    },
+    async runCommand(title) {
+      // Focus the workbench first: F1 in a focused webview or external page would go elsewhere.
+      await page.bringToFront();
+      const input = page.locator('.quick-input-widget input.input');
+      await page.keyboard.press('F1');
+      if (!(await input.isVisible().catch(() => false))) await page.keyboard.press('Control+Shift+P');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: title }).first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await row.click();
+      await input.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    },
+    statusBarItem,
+    readStatusBar,
+    async waitForStatusBar(id, re, timeoutMs = 30_000) {
+      return waitFor(`status bar ${id} to match ${re}`, async () => {
+        const text = await readStatusBar(id).catch(() => '');
+        return re.test(text) ? text : undefined;
+      }, timeoutMs);
+    },
+    async waitForNotification(text, timeoutMs = 30_000) {
+      const toast = page.locator('.notification-toast').filter({ hasText: text }).first();
+      await toast.waitFor({ state: 'visible', timeout: timeoutMs });
+      return toast;
+    },
+    treeItems,
+    treeRows,
+    treeItem,
+    async expandTreeItem(viewName, label) {
+      const row = treeItem(viewName, label);
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      if ((await row.getAttribute('aria-expanded')) === 'false') {
+        await row.locator('.monaco-tl-twistie').click();
+        await waitFor(`${String(label)} to expand`, async () => (await row.getAttribute('aria-expanded')) === 'true', 10_000);
+      }
+    },
+    async treeItemContextMenu(viewName, label, entry) {
+      const row = treeItem(viewName, label);
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.click({ button: 'right' });
+      const item = page.locator('.context-view .monaco-menu .action-item a.action-menu-item', { hasText: entry }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.click();
+    },
+    async pickQuickPickItem(label, timeoutMs = 30_000) {
+      const row = quickInput
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: label }) })
+        .first();
+      await row.waitFor({ state: 'visible', timeout: timeoutMs });
+      await row.click();
+    },
+    async fillInputBox(text, timeoutMs = 30_000) {
+      const input = quickInput.locator('input.input');
+      await input.waitFor({ state: 'visible', timeout: timeoutMs });
+      await input.fill(text);
+      await input.press('Enter');
+    },
+    async clickNotificationButton(toastText, button) {
+      const container = page
+        .locator('.notification-toast, .monaco-dialog-box')
+        .filter({ hasText: toastText })
+        .first();
+      await container.waitFor({ state: 'visible', timeout: 30_000 });
+      await container.locator('a.monaco-button', { hasText: new RegExp(`^\\s*${escapeRegExp(button)}\\s*$`) }).first().click();
+    },
+    async waitForTreeItem(viewName, label, timeoutMs = 30_000) {
+      return waitFor(`"${String(label)}" in the ${viewName} view`, async () => {
+        const labels = await treeItems(viewName);
+        return labels.some((l) => (typeof label === 'string' ? l === label : label.test(l))) ? labels : undefined;
+      }, timeoutMs);
+    },
+    async waitForExternalPage(trigger, timeoutMs = 30_000) {
+      const opened = context.waitForEvent('page', { timeout: timeoutMs });
+      await trigger();
+      // "Do you want code-server to open the external website?" (untrusted domain) or
+      // "The browser blocked opening a new tab" (no user gesture left): both offer "Open".
+      const confirm = page.locator('.monaco-dialog-box .dialog-buttons a.monaco-button', { hasText: /^Open$/ });
+      let done = false;
+      const confirming = (async () => {
+        while (!done) {
+          if (await confirm.isVisible().catch(() => false)) await confirm.click().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+      try {
+        const external = await opened;
+        await external.waitForLoadState('domcontentloaded');
+        return external;
+      } finally {
+        done = true;
+        await confirming;
+      }
+    },
+  };
+  return session;
+}
+
+/** Signs in on the sandbox IdP's login page and waits for the loopback callback page. */
+export async function completeIdpLogin(page: Page, username: string, password: string, timeoutMs = 30_000): Promise<void> {
+  await page.locator('input[name="username"]').waitFor({ state: 'visible', timeout: timeoutMs });
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // Some IdPs ask for consent after the password; accept it when it shows up.
+  const consent = page.getByRole('button', { name: /^(Continue|Allow|Authorize|Yes)$/ });
+  await waitFor(
+    `the loopback callback page (now at ${page.url()})`,
+    async () => {
+      if (/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\//.test(page.url())) return true;
+      if (await consent.isVisible().catch(() => false)) await consent.click().catch(() => undefined);
+      return false;
+    },
+    timeoutMs,
+  );
+  await page.waitForLoadState('domcontentloaded');
+}

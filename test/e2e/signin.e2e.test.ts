@@ -1,0 +1,121 @@
+// Acceptance: the packaged extension in real VS Code signs in against the sandbox IdP from the
+// sidebar, shows who is signed in and a ticking expiry countdown, and signs out again.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { startSandbox, type Sandbox } from '../../sandbox/index';
+import { completeIdpLogin, freePort, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+
+const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
+const COUNTDOWN = /\d+:\d\d/;
+
+/** "staging 14:59" or "1:02:03" → seconds left. */
+function secondsLeft(text: string): number {
+  const match = /(?:(\d+):)?(\d+):(\d\d)\s*$/.exec(text);
+  assert.ok(match, `no countdown in "${text}"`);
+  return Number(match[1] ?? 0) * 3600 + Number(match[2]) * 60 + Number(match[3]);
+}
+
+describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.100)', function () {
+  // Each step builds on the previous one; after a failure the rest would only add noise.
+  this.bail(true);
+
+  let sandbox: Sandbox | undefined;
+  let vs: VsCodeSession;
+
+  before(async function () {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
+    sandbox = await startSandbox({
+      idpPort: await freePort('127.0.0.2'),
+      ports: {
+        google: await freePort(),
+        aws: await freePort(),
+        databricksDev: await freePort(),
+        databricksStaging: await freePort(),
+        databricksProd: await freePort(),
+      },
+      quiet: true,
+    });
+    vs = await startVsCode({
+      vsix: VSIX,
+      settings: {
+        'mlspanner.idp.issuer': sandbox.issuer,
+        'mlspanner.idp.clientId': sandbox.clientId,
+        'mlspanner.environments': sandbox.environments,
+        // code-server is a web (remote) window, where `auto` picks the device code flow; the
+        // browser here runs on the extension host's machine, so the loopback redirect reaches it.
+        'mlspanner.idp.flow': 'loopback',
+      },
+      // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
+      trustedDomains: [new URL(sandbox.issuer).origin],
+    });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !vs) return;
+    const name = `failed-${this.currentTest.title.replace(/\W+/g, '-')}`;
+    for (const [i, page] of vs.context.pages().entries()) {
+      await vs.screenshot(i === 0 ? name : `${name}-tab${i}`, page).catch(() => undefined);
+    }
+    console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}\n--- all logs: test-results/vscode-logs.txt`);
+  });
+
+  after(async function () {
+    await vs?.close();
+    await sandbox?.close();
+  });
+
+  it('shows the welcome view with a Sign In button', async function () {
+    await vs.openSidebar('ML Spanner');
+    await vs.waitForWelcomeButton('Sign In', { viewName: 'Environments' });
+    await vs.screenshot('01-welcome');
+  });
+
+  let idpPage: Page;
+
+  it('opens the IdP login page in the browser', async function () {
+    idpPage = await vs.waitForExternalPage(() => vs.clickWelcomeButton('Sign In', 'Environments'));
+    assert.equal(new URL(idpPage.url()).origin, new URL(sandbox!.issuer).origin);
+    await idpPage.locator('input[name="username"]').waitFor({ state: 'visible', timeout: 30_000 });
+    await vs.screenshot('02-idp-login', idpPage);
+  });
+
+  it('signs in as alice and lands on the loopback callback page', async function () {
+    await completeIdpLogin(idpPage, 'alice', 'demo');
+    const body = await waitFor('the callback page to report success', async () => {
+      const text = (await idpPage.locator('body').innerText()).trim();
+      return /signed in/i.test(text) ? text : undefined;
+    }, 15_000);
+    assert.match(body, /signed in/i);
+    await vs.screenshot('03-idp-callback', idpPage);
+  });
+
+  it('shows the signed-in user in the Environments view', async function () {
+    await vs.page.bringToFront();
+    await vs.waitForTreeItem('Environments', /Alice Example/);
+    const rows = await vs.treeRows('Environments');
+    assert.ok(
+      rows.some((r) => [r.label, r.description, r.ariaLabel].some((t) => t.includes('alice@example.com'))),
+      `alice@example.com not in ${JSON.stringify(rows)}`,
+    );
+  });
+
+  it('counts down to expiry in the status bar', async function () {
+    const first = await vs.waitForStatusBar('mlspanner.expiry', COUNTDOWN);
+    // The countdown ticks every second; within a few seconds the text must change and go down.
+    const next = await waitFor('the countdown to tick', async () => {
+      const text = await vs.readStatusBar('mlspanner.expiry');
+      return text !== first ? text : undefined;
+    }, 5_000);
+    assert.match(next, COUNTDOWN);
+    assert.ok(secondsLeft(next) < secondsLeft(first), `countdown went from "${first}" to "${next}"`);
+    await vs.screenshot('04-signed-in');
+  });
+
+  it('signs out from the command palette and shows Sign In again', async function () {
+    await vs.runCommand('ML Spanner: Sign Out');
+    await vs.waitForWelcomeButton('Sign In', { viewName: 'Environments' });
+    await vs.screenshot('05-signed-out');
+  });
+});
