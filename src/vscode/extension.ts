@@ -7,6 +7,10 @@ import { UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AccessLogCommands } from './AccessLogCommands';
 import { CommandRunner } from './CommandRunner';
+import { CredentialBroker } from '../core/credentials/CredentialBroker';
+import { CredentialCommands } from './CredentialCommands';
+import { EnvironmentNodes, TARGET_LABEL } from './EnvironmentNodes';
+import { EnvironmentsService } from './EnvironmentsService';
 import { EnvironmentsTreeProvider } from './EnvironmentsTreeProvider';
 import { ExpiryStatusBar } from './ExpiryStatusBar';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
@@ -46,12 +50,19 @@ export function activate(context: vscode.ExtensionContext): void {
     onBackgroundError: (e) => log.warn(redact(errorMessage(e))),
   });
 
-  const tree = new EnvironmentsTreeProvider(() => sessionManager.current());
+  const environments = new EnvironmentsService(settings);
+  const broker = new CredentialBroker({ identity: sessionManager, environments: () => environments.resolution(), sink: accessLog });
+  const environmentNodes = new EnvironmentNodes(environments, broker, (e) => log.warn(redact(errorMessage(e))));
+  const tree = new EnvironmentsTreeProvider(() => sessionManager.current(), environmentNodes);
   const treeView = vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: tree, showCollapseAll: true });
   const statusBar = new ExpiryStatusBar(
     () => {
       const s = sessionManager.current();
-      return s ? { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' } : undefined;
+      if (!s) return undefined;
+      const nearest = broker.nearestExpiry();
+      return nearest
+        ? { label: nearest.environment, expiresAt: nearest.expiresAt, what: TARGET_LABEL[nearest.target] }
+        : { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' };
     },
     () => settings.expiryWarningSeconds(),
   );
@@ -64,8 +75,15 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   const authProvider = new MlSpannerAuthProvider(sessionManager, signIn);
 
+  let wasSignedIn = false;
   const onState = () => {
     const st = sessionManager.state;
+    if (wasSignedIn && st.kind === 'signedOut') {
+      // Sign-out (or a refused refresh): every exchanged credential is forgotten with it.
+      broker.clear(st.reason ? 'session ended' : 'signed out');
+      environmentNodes.reset();
+    }
+    wasSignedIn = st.kind === 'signedIn';
     void vscode.commands.executeCommand('setContext', 'mlspanner.signedIn', st.kind === 'signedIn');
     void vscode.commands.executeCommand('setContext', 'mlspanner.signingIn', st.kind === 'signingIn');
     const device = interactive.current.device;
@@ -84,6 +102,11 @@ export function activate(context: vscode.ExtensionContext): void {
 
   let idpBefore: IdpSettings = settings.idp();
   const accessLogCommands = new AccessLogCommands(accessLog, log);
+  const credentialCommands = new CredentialCommands(sessionManager, broker, environments, accessLog);
+  // The tree shows time left in minutes (seconds near the end): a few seconds' resolution is enough.
+  const treeTicker = setInterval(() => {
+    if (sessionManager.current() && broker.peek().length) tree.refresh();
+  }, 5000);
 
   context.subscriptions.push(
     log,
@@ -92,6 +115,15 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar,
     authProvider,
     { dispose: () => sessionManager.dispose() },
+    { dispose: () => clearInterval(treeTicker) },
+    environments,
+    broker,
+    broker.startAutoRefresh(),
+    broker.onDidChange(() => {
+      tree.refresh();
+      statusBar.update();
+    }),
+    environments.onDidChange(() => tree.refresh()),
     sessionManager.onDidChange(onState),
     interactive.onDidChange(onState),
     commands.register('mlspanner.copySignInUrl', () => interactive.copyUrl()),
@@ -106,9 +138,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const { revokeError } = await sessionManager.signOut();
       if (revokeError) void vscode.window.showWarningMessage(`Signed out. The identity provider could not revoke the session: ${revokeError}`);
     }),
-    commands.register('mlspanner.refreshCredentials', async () => {
-      await sessionManager.refresh();
-    }),
+    ...credentialCommands.register(commands),
     commands.register('mlspanner.showStatusActions', async () => {
       const pick = await vscode.window.showQuickPick(
         [

@@ -43,9 +43,8 @@ describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.1
         'mlspanner.idp.issuer': sandbox.issuer,
         'mlspanner.idp.clientId': sandbox.clientId,
         'mlspanner.environments': sandbox.environments,
-        // code-server is a web (remote) window, where `auto` picks the device code flow; the
-        // browser here runs on the extension host's machine, so the loopback redirect reaches it.
-        'mlspanner.idp.flow': 'loopback',
+        // mlspanner.idp.flow stays `auto`: a code-server reached on 127.0.0.1 means the browser
+        // runs on this machine, so the loopback redirect is chosen.
       },
       // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
       trustedDomains: [new URL(sandbox.issuer).origin],
@@ -113,9 +112,36 @@ describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.1
     await vs.screenshot('04-signed-in');
   });
 
+  it('lists dev and staging with their credentials, and prod as denied for alice', async function () {
+    await vs.waitForTreeItem('Environments', /^prod$/);
+    const rows = await vs.treeRows('Environments');
+    const row = (name: string) => rows.find((r) => r.label === name);
+    assert.ok(row('dev') && row('staging'), `dev and staging not listed: ${JSON.stringify(rows)}`);
+    assert.match(row('prod')!.description, /denied.*ml-prod/, 'prod is denied and says which group is missing');
+    assert.doesNotMatch(row('staging')!.description, /denied/);
+
+    await vs.expandTreeItem('Environments', /^staging$/);
+    for (const label of ['Databricks token', 'Google token (ML Spanner)', 'AWS session']) {
+      await waitFor(`${label} of staging to be issued`, async () => {
+        const r = (await vs.treeRows('Environments')).find((x) => x.label === label);
+        return r && /left/.test(r.description) ? r : undefined;
+      }, 20_000);
+    }
+    const creds = (await vs.treeRows('Environments')).filter((r) => / token|session$/.test(r.label));
+    assert.ok(creds.some((r) => /federation/.test(r.description)), `Databricks source shown: ${JSON.stringify(creds)}`);
+    assert.ok(creds.some((r) => /impersonation/.test(r.description)), `Google source shown: ${JSON.stringify(creds)}`);
+    assert.ok(creds.some((r) => /AssumeRoleWithWebIdentity/.test(r.description)), `AWS source shown: ${JSON.stringify(creds)}`);
+    await vs.screenshot('05-environments');
+  });
+
+  it('counts down the nearest credential expiry and names its environment', async function () {
+    const text = await vs.waitForStatusBar('mlspanner.expiry', /staging \d+:\d\d/, 15_000);
+    assert.ok(secondsLeft(text) <= 3600);
+  });
+
   it('signs out from the command palette and shows Sign In again', async function () {
     await vs.runCommand('ML Spanner: Sign Out');
     await vs.waitForWelcomeButton('Sign In', { viewName: 'Environments' });
-    await vs.screenshot('05-signed-out');
+    await vs.screenshot('06-signed-out');
   });
 });

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { UserFacingError } from '../errors';
 import { redact } from '../redact';
+import { checkEndpointUrl, isLoopbackHost } from '../policy/endpointUrl';
 
 export interface OidcSettings {
   issuer: string;
@@ -28,24 +29,14 @@ export interface DeviceCodeInfo {
   expiresAt: number;
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
+export { isLoopbackHost };
 
 /** Validates the issuer setting: https, or http for loopback hosts only; no credentials or query. */
 export function validateIssuer(issuer: string): URL {
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new UserFacingError('config', `The setting mlspanner.idp.issuer ("${issuer}") is not a URL.`, 'Set it to your identity provider\'s issuer, e.g. https://login.example.com/oauth2/default.');
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    throw new UserFacingError('config', `mlspanner.idp.issuer must use https:// (http:// is accepted only for loopback hosts): ${url.origin}.`, 'Fix the setting.');
-  if (url.username || url.password || url.search || url.hash)
-    throw new UserFacingError('config', 'mlspanner.idp.issuer must not contain credentials, a query or a fragment.', 'Fix the setting.');
-  return url;
+  const checked = checkEndpointUrl(issuer);
+  if ('error' in checked)
+    throw new UserFacingError('config', `The setting mlspanner.idp.issuer ("${issuer}") ${checked.error}.`, "Set it to your identity provider's issuer URL, e.g. https://login.example.com/oauth2/default.");
+  return new URL(issuer);
 }
 
 /** Maps what openid-client and fetch throw to errors that say what failed, why and what to do. */

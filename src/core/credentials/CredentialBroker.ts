@@ -6,7 +6,7 @@ import { createHttpClient } from '../http/HttpClient';
 import { decideAccess } from '../policy/decideAccess';
 import { formatProblem, settingPath, type CredentialTarget, type Environment, type EnvironmentResolution } from '../policy/Environment';
 import { assumeAwsRole, awsDurationSeconds, roleSessionName } from './assumeAwsRole';
-import { ChangeEmitter, type Disposable } from './ChangeEmitter';
+import { Emitter, type Disposable } from '../events';
 import { cappedExpiry, credentialState, needsRefresh, refreshMarginMs, type Credential, type CredentialState, type HttpFactory, type IssuedToken } from './Credential';
 import { DatabricksDiscovery, exchangeDatabricksToken } from './exchangeDatabricksToken';
 import { exchangeGoogleToken } from './exchangeGoogleToken';
@@ -111,7 +111,7 @@ function subjectToken(session: IdentitySession, kind: SubjectTokenKind): string 
  */
 export class CredentialBroker implements Disposable {
   private readonly entries = new Map<string, Entry>();
-  private readonly changes = new ChangeEmitter<void>();
+  private readonly changes = new Emitter<void>();
   private readonly clients = new Map<string, ReturnType<HttpFactory>>();
   private readonly discovery: DatabricksDiscovery;
   private readonly now: () => number;
