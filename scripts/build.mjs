@@ -15,6 +15,9 @@ const result = await build({
   sourcemap: production ? false : 'linked',
   metafile: true,
   legalComments: 'none',
+  // axios's Node build pulls in form-data (and mime-db, ~140 KB) for multipart bodies, which
+  // this extension never sends; Node 20 has a global FormData.
+  alias: { 'form-data': './scripts/form-data-global.cjs' },
   logLevel: 'warning',
 });
 mkdirSync('dist', { recursive: true });
