@@ -30,6 +30,8 @@ export interface DemoJobSpec {
   /** Error text on failure. */
   error?: string;
   durations?: Partial<RunDurations>;
+  /** Completed runs created in the past (one a day), so runs/list has history for the job. */
+  pastRuns?: number;
   parameters?: { name: string; default: string }[];
   /** When set, only these subjects (or holders of these groups) may run the job: others get 403. */
   runAllowedSubjects?: string[];
@@ -80,6 +82,13 @@ export interface StartDatabricksWorkspaceOptions {
   /** Clock for runs and token expiry, epoch ms; Date.now by default. */
   now?: () => number;
   defaultDurations?: Partial<RunDurations>;
+  /**
+   * Each phase of each run lasts its duration times a factor drawn uniformly from
+   * [1 - jitter, 1 + jitter], as real runs of one job vary; 0.15 by default, 0 for exact durations.
+   */
+  jitter?: number;
+  /** Seed of the jitter; per job the sequence is fixed, so a benchmark is reproducible. Derived from `name` by default. */
+  seed?: number;
   servicePrincipals?: Record<string, string[]>;
 }
 
@@ -97,7 +106,21 @@ const REJECT_BEFORE_EXPIRY_MS = 30_000;
 const MAX_TOKEN_LIFETIME_S = 3600;
 const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
 
-export const DEFAULT_DURATIONS: RunDurations = { queuedMs: 1000, pendingMs: 3000, runningMs: 8000, terminatingMs: 1000 };
+/** TERMINATING (cluster teardown, log delivery) takes a couple of seconds after the task ends. */
+export const DEFAULT_DURATIONS: RunDurations = { queuedMs: 1000, pendingMs: 3000, runningMs: 8000, terminatingMs: 2000 };
+export const DEFAULT_JITTER = 0.15;
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export const DEFAULT_DEMO_JOBS: DemoJobSpec[] = [
   {
@@ -251,6 +274,17 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
   const files: ReturnType<WorkspaceKnobs['files']> = new Map();
   const orgId = (stableId(opts.name) % 9_000_000) + 1_000_000;
   let nextRunId = stableId(opts.name) + 1;
+  const jitter = Math.min(0.9, Math.max(0, opts.jitter ?? DEFAULT_JITTER));
+  const seed = opts.seed ?? stableId(opts.name);
+  // One sequence per job (and one for submitted runs): a job's runs vary the same way however
+  // other jobs' runs interleave with them.
+  const randoms = new Map<string, () => number>();
+  function jittered(d: RunDurations, key: string): RunDurations {
+    let rnd = randoms.get(key);
+    if (!rnd) randoms.set(key, (rnd = seededRandom((seed ^ stableId(key)) >>> 0)));
+    const f = (ms: number) => Math.round(ms * (1 + jitter * (2 * (rnd as () => number)() - 1)));
+    return { queuedMs: f(d.queuedMs), pendingMs: f(d.pendingMs), runningMs: f(d.runningMs), terminatingMs: f(d.terminatingMs) };
+  }
 
   const base = stableId(opts.name);
   (opts.jobs ?? DEFAULT_DEMO_JOBS).forEach((spec, i) => {
@@ -265,6 +299,14 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
       allowed: spec.runAllowedSubjects || spec.runAllowedGroups ? { subjects: spec.runAllowedSubjects, groups: spec.runAllowedGroups } : undefined,
     });
   });
+  // Earlier runs of scheduled jobs, oldest first, drawn from the same per-job sequence as new runs.
+  for (const job of jobs.values()) {
+    const count = job.spec.pastRuns ?? 0;
+    for (let k = count; k >= 1; k--) {
+      const run = createRun(jobRunFields(job, 'scheduler@example.com', {}), now() - k * 86_400_000);
+      run.numberInJob = run.runId;
+    }
+  }
 
   let url = '';
   const log = (line: string) => {
@@ -419,6 +461,9 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     const endTime = done ? tl.end : 0;
     const setup = Math.max(0, Math.min(t, tl.pendingEnd) - tl.queuedEnd);
     const execution = t >= tl.pendingEnd ? Math.max(0, Math.min(t, tl.runningEnd, tl.end) - tl.pendingEnd) : 0;
+    // cleanup_duration is the TERMINATING phase: teardown after the task ended or was cancelled.
+    const cleanupFrom = tl.cancelled ? (r.cancelledAt ?? tl.runningEnd) : tl.runningEnd;
+    const cleanup = Math.max(0, Math.min(t, tl.end) - cleanupFrom);
     const runPageUrl = r.jobId !== undefined ? `${url}/?o=${orgId}#job/${r.jobId}/run/${r.runId}` : `${url}/?o=${orgId}#job/runs/${r.runId}`;
     const task: Record<string, unknown> = {
       run_id: r.task.runId,
@@ -430,7 +475,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
       end_time: endTime,
       setup_duration: setup,
       execution_duration: execution,
-      cleanup_duration: 0,
+      cleanup_duration: cleanup,
       attempt_number: 0,
       run_page_url: `${url}/?o=${orgId}#job/runs/${r.task.runId}`,
     };
@@ -445,7 +490,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
       end_time: endTime,
       setup_duration: setup,
       execution_duration: execution,
-      cleanup_duration: 0,
+      cleanup_duration: cleanup,
       run_duration: (done ? tl.end : t) - r.createdAt,
       queue_duration: Math.min(t, tl.queuedEnd) - r.createdAt,
       attempt_number: 0,
@@ -460,13 +505,29 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     return { view, done, task };
   }
 
-  function createRun(fields: Omit<RunRecord, 'runId' | 'createdAt' | 'task'> & { task: Omit<TaskRun, 'runId'> }): RunRecord {
+  function createRun(fields: Omit<RunRecord, 'runId' | 'createdAt' | 'task'> & { task: Omit<TaskRun, 'runId'> }, createdAt = now()): RunRecord {
     const runId = nextRunId;
     nextRunId += 2;
-    const run: RunRecord = { ...fields, runId, createdAt: now(), task: { ...fields.task, runId: runId + 1 } };
+    const run: RunRecord = { ...fields, runId, createdAt, task: { ...fields.task, runId: runId + 1 } };
     runs.set(runId, run);
     taskRunToRun.set(runId + 1, runId);
     return run;
+  }
+
+  function jobRunFields(job: Job, creator: string, given: Record<string, unknown>): Parameters<typeof createRun>[0] {
+    const defs = job.spec.parameters ?? [];
+    return {
+      jobId: job.jobId,
+      runName: job.spec.name,
+      runType: 'JOB_RUN',
+      creator,
+      durations: jittered({ ...defaultDurations, ...job.durations }, `job:${job.jobId}`),
+      result: job.result,
+      output: job.spec.output,
+      error: job.error,
+      jobParameters: defs.map((d) => ({ name: d.name, default: d.default, value: given[d.name] !== undefined ? String(given[d.name]) : d.default })),
+      task: { taskKey: 'main', notebookPath: `/Repos/ml/${job.spec.name}/main`, source: 'WORKSPACE' },
+    };
   }
 
   function canRun(job: Job, who: IssuedToken): boolean {
@@ -604,18 +665,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
         const defs = job.spec.parameters ?? [];
         const unknownParam = Object.keys(given).find((k) => !defs.some((d) => d.name === k));
         if (unknownParam) throw apiError(400, 'INVALID_PARAMETER_VALUE', `Job ${jobId} has no parameter named ${unknownParam}.`);
-        const run = createRun({
-          jobId,
-          runName: job.spec.name,
-          runType: 'JOB_RUN',
-          creator: who.userName,
-          durations: { ...defaultDurations, ...job.durations },
-          result: job.result,
-          output: job.spec.output,
-          error: job.error,
-          jobParameters: defs.map((d) => ({ name: d.name, default: d.default, value: given[d.name] !== undefined ? String(given[d.name]) : d.default })),
-          task: { taskKey: 'main', notebookPath: `/Repos/ml/${job.spec.name}/main`, source: 'WORKSPACE' },
-        });
+        const run = createRun(jobRunFields(job, who.userName, given));
         // number_in_job is deprecated and equals run_id in Jobs 2.1+.
         run.numberInJob = run.runId;
         if (token) idempotency.set(token, run.runId);
@@ -654,7 +704,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
           runName,
           runType: 'SUBMIT_RUN',
           creator: who.userName,
-          durations: { ...defaultDurations },
+          durations: jittered(defaultDurations, 'runs/submit'),
           result,
           output,
           error,
@@ -669,6 +719,44 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
         if (token) idempotency.set(token, run.runId);
         log(`runs/submit ${nt.notebook_path} → run ${run.runId} by ${who.userName}`);
         return { run_id: run.runId };
+      }
+      case 'GET /api/2.2/jobs/runs/list': {
+        const limit = q.has('limit') ? intParam(q.get('limit'), 'limit') : 25;
+        if (limit > 25) throw apiError(400, 'INVALID_PARAMETER_VALUE', `limit must be between 0 and 25, got ${limit}.`);
+        const activeOnly = q.get('active_only') === 'true';
+        const completedOnly = q.get('completed_only') === 'true';
+        if (activeOnly && completedOnly) throw apiError(400, 'INVALID_PARAMETER_VALUE', 'active_only and completed_only cannot both be true.');
+        const jobId = q.has('job_id') ? intParam(q.get('job_id'), 'job_id') : undefined;
+        if (jobId !== undefined && !jobs.has(jobId)) throw apiError(400, 'INVALID_PARAMETER_VALUE', `Job ${jobId} does not exist.`);
+        let offset = q.has('offset') ? intParam(q.get('offset'), 'offset') : 0;
+        const pageToken = q.get('page_token');
+        if (pageToken) {
+          const m = /^r:(\d+)$/.exec(Buffer.from(pageToken, 'base64url').toString('utf8'));
+          if (!m) throw apiError(400, 'INVALID_PARAMETER_VALUE', 'Invalid page_token.');
+          offset = Number(m[1]);
+        }
+        const runType = q.get('run_type');
+        const from = q.has('start_time_from') ? intParam(q.get('start_time_from'), 'start_time_from') : undefined;
+        const to = q.has('start_time_to') ? intParam(q.get('start_time_to'), 'start_time_to') : undefined;
+        const size = limit === 0 ? 25 : limit;
+        // Most recently started first, as the service lists them.
+        const all = [...runs.values()]
+          .filter((r) => jobId === undefined || r.jobId === jobId)
+          .filter((r) => !runType || r.runType === runType)
+          .filter((r) => (from === undefined || r.createdAt >= from) && (to === undefined || r.createdAt <= to))
+          .map((r) => runView(r))
+          .filter((v) => (!activeOnly || !v.done) && (!completedOnly || v.done))
+          .sort((a, b) => Number(b.view.start_time) - Number(a.view.start_time) || Number(b.view.run_id) - Number(a.view.run_id));
+        const page = all.slice(offset, offset + size).map(({ view }) => {
+          if (q.get('expand_tasks') === 'true') return view;
+          const { tasks: _tasks, ...rest } = view;
+          return rest;
+        });
+        const hasMore = offset + size < all.length;
+        const res: Record<string, unknown> = { runs: page, has_more: hasMore };
+        if (hasMore) res.next_page_token = Buffer.from(`r:${offset + size}`).toString('base64url');
+        if (offset > 0) res.prev_page_token = Buffer.from(`r:${Math.max(0, offset - size)}`).toString('base64url');
+        return res;
       }
       case 'GET /api/2.2/jobs/runs/get': {
         const runId = intParam(q.get('run_id'), 'run_id');

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { AccessLog } from '../core/audit/AccessLog';
 import { isLoopbackHost } from '../core/auth/OidcClient';
 import { SessionManager, type IdpSettings } from '../core/auth/SessionManager';
-import { UserFacingError, errorMessage } from '../core/errors';
+import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AccessLogCommands } from './AccessLogCommands';
 import { CommandRunner } from './CommandRunner';
@@ -12,6 +12,9 @@ import { CredentialCommands } from './CredentialCommands';
 import { EnvironmentNodes, TARGET_LABEL } from './EnvironmentNodes';
 import { EnvironmentsService } from './EnvironmentsService';
 import { EnvironmentsTreeProvider } from './EnvironmentsTreeProvider';
+import { JobCommands } from './JobCommands';
+import { GlobalStateRunStore, RunsService } from './RunsService';
+import { RunsTreeProvider } from './RunsTreeProvider';
 import { ExpiryStatusBar } from './ExpiryStatusBar';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
 import { Settings } from './Settings';
@@ -84,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): void {
       environmentNodes.reset();
     }
     wasSignedIn = st.kind === 'signedIn';
+    if (wasSignedIn) resumeRuns();
     void vscode.commands.executeCommand('setContext', 'mlspanner.signedIn', st.kind === 'signedIn');
     void vscode.commands.executeCommand('setContext', 'mlspanner.signingIn', st.kind === 'signingIn');
     const device = interactive.current.device;
@@ -98,11 +102,29 @@ export function activate(context: vscode.ExtensionContext): void {
     tree.refresh();
     statusBar.update();
   };
-  onState();
+  const runs = new RunsService(
+    environments,
+    broker,
+    new GlobalStateRunStore(context.globalState),
+    accessLog,
+    () => sessionManager.current()?.groups ?? [],
+    (signal) => waitForSignIn(sessionManager, signal),
+    (e) => log.error(`Could not save run records: ${errorMessage(e)}`),
+  );
+  const runsTree = new RunsTreeProvider(runs);
 
   let idpBefore: IdpSettings = settings.idp();
   const accessLogCommands = new AccessLogCommands(accessLog, log);
   const credentialCommands = new CredentialCommands(sessionManager, broker, environments, accessLog);
+  const jobCommands = new JobCommands(runs, credentialCommands, log, () => sessionManager.current()?.groups ?? []);
+  // Runs that were in flight before a reload are watched again once the user is signed in.
+  let resumed = false;
+  const resumeRuns = () => {
+    if (resumed || !sessionManager.current()) return;
+    resumed = true;
+    jobCommands.resumeAll();
+  };
+  onState();
   // The tree shows time left in minutes (seconds near the end): a few seconds' resolution is enough.
   const treeTicker = setInterval(() => {
     if (sessionManager.current() && broker.peek().length) tree.refresh();
@@ -139,6 +161,10 @@ export function activate(context: vscode.ExtensionContext): void {
       if (revokeError) void vscode.window.showWarningMessage(`Signed out. The identity provider could not revoke the session: ${revokeError}`);
     }),
     ...credentialCommands.register(commands),
+    ...jobCommands.register(commands),
+    runsTree,
+    { dispose: () => runs.dispose() },
+    vscode.window.createTreeView('mlspanner.runs', { treeDataProvider: runsTree }),
     commands.register('mlspanner.showStatusActions', async () => {
       const pick = await vscode.window.showQuickPick(
         [
@@ -164,6 +190,27 @@ export function activate(context: vscode.ExtensionContext): void {
   // Silent restore from the stored refresh token; never opens a browser.
   if (settings.isConfigured())
     sessionManager.restore().catch((e) => log.warn(`Could not restore the session: ${redact(errorMessage(e))}`));
+}
+
+/** Resolves when the user is signed in again; rejects on abort. Shows one prompt meanwhile. */
+function waitForSignIn(sessions: SessionManager, signal?: AbortSignal): Promise<void> {
+  if (sessions.current()) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const sub = sessions.onDidChange((st) => {
+      if (st.kind !== 'signedIn') return;
+      sub.dispose();
+      resolve();
+    });
+    signal?.addEventListener('abort', () => {
+      sub.dispose();
+      reject(new CancelledError('Stopped waiting for sign-in.'));
+    });
+    void vscode.window
+      .showWarningMessage('A Databricks run is waiting: your session ended. Sign in again to keep watching it (the run itself goes on).', 'Sign In')
+      .then((pick) => {
+        if (pick) void vscode.commands.executeCommand('mlspanner.signIn');
+      });
+  });
 }
 
 /** In a web window: does the browser reach this server on a loopback address? */

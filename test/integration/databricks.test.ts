@@ -27,7 +27,8 @@ describe('Databricks integration (workspace emulator over HTTP)', function () {
 
   before(async () => {
     issuer = await startTestIssuer();
-    ws = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'staging', trust: issuer.trust, quiet: true, now: clock.now });
+    // Exact durations (no jitter): the progress assertions follow one known timeline.
+    ws = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'staging', trust: issuer.trust, quiet: true, now: clock.now, jitter: 0 });
   });
   after(async () => {
     await ws?.close();

@@ -8,6 +8,8 @@ import type {
   ImportRequest,
   Job,
   ListJobsResponse,
+  ListRunsRequest,
+  ListRunsResponse,
   ObjectInfo,
   Run,
   RunNowRequest,
@@ -34,6 +36,8 @@ export interface DatabricksJobsApi {
   runNow(request: RunNowRequest): Promise<RunNowResponse>;
   submitRun(request: SubmitRunRequest): Promise<SubmitRunResponse>;
   getRun(runId: number): Promise<Run>;
+  /** Earlier runs, e.g. to expect how long a job's run takes; optional so simple fakes need not list. */
+  listRuns?(request: ListRunsRequest): Promise<ListRunsResponse>;
   getRunOutput(taskRunId: number): Promise<RunOutput>;
   cancelRun(runId: number): Promise<void>;
   importNotebook(request: ImportRequest): Promise<void>;
@@ -142,6 +146,12 @@ export class DatabricksClient implements DatabricksJobsApi {
 
   getRun(runId: number): Promise<Run> {
     return this.call<Run>({ method: 'GET', url: '/api/2.2/jobs/runs/get', params: { run_id: runId } });
+  }
+
+  /** One page of runs, most recently started first. */
+  listRuns(request: ListRunsRequest = {}): Promise<ListRunsResponse> {
+    const params = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
+    return this.call<ListRunsResponse>({ method: 'GET', url: '/api/2.2/jobs/runs/list', params });
   }
 
   /** Output of one task run (`tasks[].run_id`); the service refuses a multi-task parent run id. */

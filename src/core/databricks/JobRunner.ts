@@ -2,7 +2,7 @@ import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
 import { CancelledError, UserFacingError, errorMessage } from '../errors';
 import { ServiceError } from '../http/HttpClient';
 import { newIdempotencyToken, type DatabricksJobsApi } from './DatabricksClient';
-import { AdaptivePollSchedule, type PollingSchedule } from './PollSchedule';
+import { RunPollSchedule, type PollingSchedule } from './PollSchedule';
 import { accessOutcome, classifyRun, runStateIcon, runStateKey, runStateText, type RunOutcome } from './RunStateMapping';
 import type { ImportFormat, Run, RunState, WorkspaceLanguage } from './types';
 
@@ -84,13 +84,24 @@ export interface JobRunnerOptions {
   onAuthRequired?: (signal?: AbortSignal) => Promise<void>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
-  schedule?: () => PollingSchedule;
+  /** Makes the poll schedule of one run; the context says how long earlier runs of the same job took. */
+  schedule?: (context: PollScheduleContext) => PollingSchedule;
+  /** Look up earlier runs of the same job (run store, runs/list) to expect the end; true by default. */
+  useRunHistory?: boolean;
   /** Consecutive transient failures (network, 5xx after retries) tolerated while polling. */
   maxConsecutiveErrors?: number;
   /** Finished records kept for the runs view. */
   keepFinished?: number;
   onStoreError?: (e: unknown) => void;
 }
+
+export interface PollScheduleContext {
+  /** Durations (ms, start to end) of earlier successful runs of the same job or notebook, newest first. */
+  previousDurationsMs: number[];
+}
+
+/** Earlier runs asked of runs/list: enough to see the spread, one page (the service returns at most 25). */
+const HISTORY_RUNS = 10;
 
 export interface RunJobRequest {
   jobId: number;
@@ -169,14 +180,14 @@ export class JobRunner {
   private readonly client: DatabricksJobsApi;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly now: () => number;
-  private readonly makeSchedule: () => PollingSchedule;
+  private readonly makeSchedule: (context: PollScheduleContext) => PollingSchedule;
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: JobRunnerOptions) {
     this.client = options.client;
     this.sleep = options.sleep ?? abortableSleep;
     this.now = options.now ?? Date.now;
-    this.makeSchedule = options.schedule ?? (() => new AdaptivePollSchedule());
+    this.makeSchedule = options.schedule ?? ((context) => new RunPollSchedule({ previousDurationsMs: context.previousDurationsMs }));
   }
 
   /** Runs of this environment that had not finished when last seen (e.g. before a reload). */
@@ -281,7 +292,8 @@ export class JobRunner {
   }
 
   private async poll(record: RunRecord, options: RunOptions): Promise<RunResult> {
-    const schedule = this.makeSchedule();
+    const previousDurationsMs = this.options.useRunHistory === false ? [] : await this.previousDurations(record);
+    const schedule = this.makeSchedule({ previousDurationsMs });
     const maxErrors = this.options.maxConsecutiveErrors ?? 5;
     let errors = 0;
     let cancelRequested = false;
@@ -290,7 +302,7 @@ export class JobRunner {
       if (options.signal?.aborted && !cancelRequested) {
         cancelRequested = true;
         await this.cancel(record, options.reason);
-        if (schedule instanceof AdaptivePollSchedule) schedule.reset();
+        schedule.reset?.();
       }
       let run: Run;
       try {
@@ -313,8 +325,41 @@ export class JobRunner {
       const { done, outcome } = classifyRun(state);
       if (done && outcome) return this.finished(record, run, outcome);
       // Once cancelled, the signal stays aborted: waiting on it again would spin.
-      await this.sleep(schedule.next(key), cancelRequested ? undefined : options.signal);
+      const startTime = run.start_time || record.startedAt;
+      await this.sleep(schedule.next(key, { now: this.now(), startTime }), cancelRequested ? undefined : options.signal);
     }
+  }
+
+  /**
+   * How long earlier successful runs of the same job (or notebook) took, newest first: from the
+   * run store, and for jobs from runs/list, which also knows scheduled runs. Best effort: without
+   * history the schedule just backs off.
+   */
+  private async previousDurations(record: RunRecord): Promise<number[]> {
+    const byRun = new Map<number, { startedAt: number; ms: number }>();
+    const sameWork = (r: RunRecord) => (record.kind === 'job' ? r.kind === 'job' && r.jobId === record.jobId : r.kind === 'notebook' && r.name === record.name);
+    try {
+      for (const r of this.options.store.load()) {
+        if (r.host !== record.host || r.runId === record.runId || r.finishedAt === undefined || !sameWork(r)) continue;
+        // Only successes predict a success; the store's finish time is when it was seen, a little late.
+        if (r.lastState?.result_state === 'SUCCESS') byRun.set(r.runId, { startedAt: r.startedAt, ms: r.finishedAt - r.startedAt });
+      }
+    } catch (e) {
+      this.options.onStoreError?.(e);
+    }
+    if (record.kind === 'job' && record.jobId !== undefined && this.client.listRuns) {
+      try {
+        const page = await this.client.listRuns({ job_id: record.jobId, completed_only: true, limit: HISTORY_RUNS });
+        for (const run of page.runs ?? []) {
+          const { run_id: id, start_time: start, end_time: end } = run;
+          if (typeof id !== 'number' || id === record.runId || run.state?.result_state !== 'SUCCESS' || !start || !end || end <= start) continue;
+          byRun.set(id, { startedAt: start, ms: end - start });
+        }
+      } catch {
+        // A refused or failed listing only costs precision; polling itself reports real errors.
+      }
+    }
+    return [...byRun.values()].sort((a, b) => b.startedAt - a.startedAt).map((r) => r.ms);
   }
 
   private async finished(record: RunRecord, run: Run, outcome: RunOutcome): Promise<RunResult> {

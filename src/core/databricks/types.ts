@@ -83,6 +83,13 @@ export interface Run {
   start_time?: number;
   /** 0 while the run has not ended. */
   end_time?: number;
+  /** Ms from start to end (or to now while active). */
+  run_duration?: number;
+  queue_duration?: number;
+  setup_duration?: number;
+  execution_duration?: number;
+  /** Ms spent TERMINATING (teardown). */
+  cleanup_duration?: number;
   state?: RunState;
   status?: RunStatus;
   tasks?: RunTask[];
@@ -123,6 +130,28 @@ export interface Job extends BaseJob {
 
 export interface ListJobsResponse {
   jobs?: BaseJob[];
+  has_more?: boolean;
+  next_page_token?: string;
+  prev_page_token?: string;
+}
+
+/** Query of runs/list (JobsAPI.list_runs). active_only and completed_only exclude each other. */
+export interface ListRunsRequest {
+  job_id?: number;
+  active_only?: boolean;
+  completed_only?: boolean;
+  /** 1-25; 0 means the maximum. */
+  limit?: number;
+  page_token?: string;
+  expand_tasks?: boolean;
+  run_type?: 'JOB_RUN' | 'SUBMIT_RUN' | 'WORKFLOW_RUN';
+  start_time_from?: number;
+  start_time_to?: number;
+}
+
+/** Most recently started first. */
+export interface ListRunsResponse {
+  runs?: Run[];
   has_more?: boolean;
   next_page_token?: string;
   prev_page_token?: string;
