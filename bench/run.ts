@@ -1,56 +1,92 @@
 /**
- * Polling benchmark: the same sandbox runs watched with the adaptive PollSchedule and with fixed
- * 3-second polling. Measures, per run, the runs/get requests sent and the end-detection delay
- * (detection time minus the run's end_time as the workspace reports it). Simulated time runs
- * SCALE times faster than the wall clock, for the workspace and the runner alike.
+ * Polling benchmark: the same sandbox runs watched with JobRunner's default schedule (state-aware
+ * backoff, plus the expected end from earlier runs when the job has some) and with fixed 3-second
+ * polling. Measures, per run, the polling requests sent (runs/get, and runs/list for history) and
+ * the end-detection delay (detection time minus the run's end_time as the workspace reports it).
+ *
+ * Each schedule gets a fresh workspace with the same seed, so both watch runs of identical
+ * durations. Simulated time runs SCALE times faster than the wall clock, for the workspace and
+ * the runner alike.
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DatabricksClient, type DatabricksJobsApi } from '../src/core/databricks/DatabricksClient';
-import { JobRunner, MemoryRunStore } from '../src/core/databricks/JobRunner';
-import { AdaptivePollSchedule, FixedPollSchedule, type PollingSchedule } from '../src/core/databricks/PollSchedule';
+import { JobRunner, MemoryRunStore, type JobRunnerOptions } from '../src/core/databricks/JobRunner';
+import { DEFAULT_FAR_CAP_MS, DEFAULT_STATE_CAPS_MS, DEFAULT_WINDOW_CAP_MS, FixedPollSchedule } from '../src/core/databricks/PollSchedule';
 import { startDatabricksWorkspace, type DemoJobSpec } from '../sandbox/databricks/DatabricksWorkspace';
-import { startTestIssuer } from '../test/integration/databricksTestIssuer';
+import { startTestIssuer, type TestIssuer } from '../test/integration/databricksTestIssuer';
 
 const SCALE = 20;
-const t0 = Date.now();
-const now = () => t0 + (Date.now() - t0) * SCALE;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms / SCALE));
+const SEED = 20_240_601;
+const JITTER = 0.15;
+/** Total nominal durations (s); each phase then varies by ±JITTER per run. */
+const TOTALS = [20, 45, 90, 180, 300];
+/** Runs per duration and scenario. */
+const PER_DURATION = 3;
+/** Earlier completed runs of each recurring job (one a day, as a scheduled job). */
+const PAST_RUNS = 5;
+const QUEUED_MS = 1000;
+const TERMINATING_MS = 2000;
+const PENDING_SHARE = 0.25;
 
-/** Total simulated durations (s): queue 1 s, pending ~25 %, terminating 1 s, the rest running. */
-const TOTALS = [4, 7, 12, 18, 25, 33, 40, 90, 300];
-const jobs: DemoJobSpec[] = TOTALS.map((total) => {
-  const pendingMs = Math.round(total * 250);
-  return {
-    name: `bench-${total}s`,
-    output: `done in ${total}s`,
-    durations: { queuedMs: 1000, pendingMs, runningMs: total * 1000 - 2000 - pendingMs, terminatingMs: 1000 },
-  };
-});
-
-interface Row {
-  job: string;
-  requests: number;
-  delayMs: number;
+type Scenario = 'first' | 'recurring';
+interface BenchJob {
+  spec: DemoJobSpec;
+  total: number;
+  scenario: Scenario;
 }
 
-/** Counts runs/get calls of one runner. */
+const benchJobs: BenchJob[] = TOTALS.flatMap((total) =>
+  (['first', 'recurring'] as const).flatMap((scenario) =>
+    Array.from({ length: PER_DURATION }, (_, i) => {
+      const pendingMs = Math.round(total * 1000 * PENDING_SHARE);
+      return {
+        total,
+        scenario,
+        spec: {
+          name: `${scenario}-${total}s-${i + 1}`,
+          output: 'ok',
+          durations: { queuedMs: QUEUED_MS, pendingMs, runningMs: total * 1000 - QUEUED_MS - pendingMs - TERMINATING_MS, terminatingMs: TERMINATING_MS },
+          pastRuns: scenario === 'recurring' ? PAST_RUNS : 0,
+        },
+      };
+    }),
+  ),
+);
+
+interface Row {
+  job: BenchJob;
+  requests: number;
+  delayMs: number;
+  durationMs: number;
+}
+
+/** Counts the polling requests (runs/get and runs/list) of one runner. */
 function counting(client: DatabricksClient) {
-  const counter = { getRun: 0 };
+  const counter = { requests: 0 };
   const api: DatabricksJobsApi = new Proxy(client, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'getRun') return (runId: number) => (counter.getRun++, target.getRun(runId));
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      if (typeof v !== 'function') return v;
+      const fn = (v as (...a: unknown[]) => unknown).bind(target);
+      if (prop === 'getRun' || prop === 'listRuns') return (...a: unknown[]) => (counter.requests++, fn(...a));
+      return fn;
     },
   });
   return { api, counter };
 }
 
-async function main() {
-  const issuer = await startTestIssuer();
-  const ws = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'bench', trust: issuer.trust, quiet: true, jobs, now });
-  const federate = async () => {
+const t0 = Date.now();
+const now = () => t0 + (Date.now() - t0) * SCALE;
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    setTimeout(resolve, ms / SCALE);
+  });
+
+async function measure(issuer: TestIssuer, runnerOptions: Pick<JobRunnerOptions, 'schedule' | 'useRunHistory'>): Promise<Row[]> {
+  const ws = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'bench', trust: issuer.trust, quiet: true, jobs: benchJobs.map((j) => j.spec), now, jitter: JITTER, seed: SEED });
+  try {
     const res = await fetch(`${ws.url}/oidc/v1/token`, {
       method: 'POST',
       body: new URLSearchParams({
@@ -60,52 +96,85 @@ async function main() {
         scope: 'all-apis',
       }),
     });
-    return ((await res.json()) as { access_token: string }).access_token;
-  };
-  const token = await federate();
-  const lister = new DatabricksClient(ws.url, async () => token);
-  const ids = new Map((await lister.listAllJobs()).map((j) => [j.settings?.name ?? '', j.job_id ?? 0]));
-
-  async function measure(schedule: () => PollingSchedule): Promise<Row[]> {
-    return Promise.all(
-      jobs.map(async (job) => {
+    const token = ((await res.json()) as { access_token: string }).access_token;
+    const lister = new DatabricksClient(ws.url, async () => token);
+    const ids = new Map((await lister.listAllJobs()).map((j) => [j.settings?.name ?? '', j.job_id ?? 0]));
+    return await Promise.all(
+      benchJobs.map(async (job) => {
         const { api, counter } = counting(new DatabricksClient(ws.url, async () => token, { http: { sleep } }));
-        const runner = new JobRunner({ environment: 'bench', client: api, store: new MemoryRunStore(), sink: { record: () => undefined }, sleep, now, schedule });
+        const runner = new JobRunner({ environment: 'bench', client: api, store: new MemoryRunStore(), sink: { record: () => undefined }, sleep, now, ...runnerOptions });
         let detectedAt = 0;
         const result = await runner.runJob(
-          { jobId: ids.get(job.name) ?? 0, jobName: job.name },
+          { jobId: ids.get(job.spec.name) ?? 0, jobName: job.spec.name },
           {
             onProgress: (p) => {
               if (p.state.life_cycle_state === 'TERMINATED') detectedAt = now();
             },
           },
         );
-        if (result.outcome !== 'succeeded') throw new Error(`${job.name} ended ${result.text}`);
-        return { job: job.name, requests: counter.getRun, delayMs: detectedAt - (result.run.end_time ?? detectedAt) };
+        if (result.outcome !== 'succeeded') throw new Error(`${job.spec.name} ended ${result.text}`);
+        const end = result.run.end_time ?? detectedAt;
+        return { job, requests: counter.requests, delayMs: detectedAt - end, durationMs: end - (result.run.start_time ?? end) };
       }),
     );
+  } finally {
+    await ws.close();
   }
+}
 
+async function main() {
+  const issuer = await startTestIssuer();
   const started = Date.now();
-  const adaptive = await measure(() => new AdaptivePollSchedule());
-  const fixed = await measure(() => new FixedPollSchedule(3000));
-  await ws.close();
-  await issuer.close();
+  let adaptive: Row[];
+  let fixed: Row[];
+  try {
+    adaptive = await measure(issuer, {});
+    fixed = await measure(issuer, { schedule: () => new FixedPollSchedule(3000), useRunHistory: false });
+  } finally {
+    await issuer.close();
+  }
+  adaptive.forEach((a, i) => {
+    if (a.durationMs !== fixed[i].durationMs) throw new Error(`${a.job.spec.name}: the two passes ran different durations (${a.durationMs} vs ${fixed[i].durationMs} ms)`);
+  });
 
-  const sum = (rows: Row[], k: 'requests' | 'delayMs') => rows.reduce((a, r) => a + r[k], 0);
   const s = (ms: number) => (ms / 1000).toFixed(2);
+  const sum = (rows: Row[], k: 'requests' | 'delayMs') => rows.reduce((acc, r) => acc + r[k], 0);
+  const pick = (rows: Row[], f: (j: BenchJob) => boolean) => rows.filter((r) => f(r.job));
+  const line = (label: string, f: (j: BenchJob) => boolean, bold = false) => {
+    const a = pick(adaptive, f);
+    const x = pick(fixed, f);
+    const b = (v: string) => (bold ? `**${v}**` : v);
+    const durations = a.map((r) => r.durationMs / 1000);
+    const range = `${Math.min(...durations).toFixed(0)}–${Math.max(...durations).toFixed(0)}`;
+    return (
+      `| ${b(label)} | ${a.length} | ${range} | ${b(String(sum(a, 'requests')))} | ${b(String(sum(x, 'requests')))} | ${b((sum(a, 'requests') / sum(x, 'requests')).toFixed(2))} ` +
+      `| ${b(s(sum(a, 'delayMs') / a.length))} | ${b(s(sum(x, 'delayMs') / x.length))} | ${s(Math.max(...a.map((r) => r.delayMs)))} | ${s(Math.max(...x.map((r) => r.delayMs)))} |`
+    );
+  };
+  const caps = Object.entries(DEFAULT_STATE_CAPS_MS)
+    .map(([k, v]) => `${k} ${v / 1000} s`)
+    .join(', ');
   const lines = [
-    `Polling benchmark: ${jobs.length} runs, ${TOTALS.join(', ')} s simulated (clock x${SCALE}); runs/get requests and end-detection delay.`,
+    `Setup: ${benchJobs.length} runs watched concurrently per schedule, ${PER_DURATION} per nominal duration (${TOTALS.join(', ')} s) and scenario. ` +
+      `Phases: QUEUED ${QUEUED_MS / 1000} s, PENDING ${PENDING_SHARE * 100} % of the total, TERMINATING ${TERMINATING_MS / 1000} s, RUNNING the rest; ` +
+      `each phase of each run varies uniformly by ±${JITTER * 100} % (seeded PRNG, seed ${SEED}, one sequence per job). ` +
+      `"first" runs have no earlier runs; "recurring" jobs have ${PAST_RUNS} earlier completed runs, listed with runs/list. Clock x${SCALE}.`,
     '',
-    '| run | adaptive requests | fixed 3 s requests | adaptive delay (s) | fixed 3 s delay (s) |',
-    '|---|---:|---:|---:|---:|',
-    ...jobs.map((j, i) => `| ${j.name} | ${adaptive[i].requests} | ${fixed[i].requests} | ${s(adaptive[i].delayMs)} | ${s(fixed[i].delayMs)} |`),
-    `| **total** | **${sum(adaptive, 'requests')}** | **${sum(fixed, 'requests')}** | **${s(sum(adaptive, 'delayMs'))}** | **${s(sum(fixed, 'delayMs'))}** |`,
-    `| **mean delay** | | | **${s(sum(adaptive, 'delayMs') / jobs.length)}** | **${s(sum(fixed, 'delayMs') / jobs.length)}** |`,
+    `Adaptive = JobRunner default: steps 1, 1, 2, 3, 5, 8 s after each state change, caps ${caps}; with history, up to ${DEFAULT_FAR_CAP_MS / 1000} s before the ` +
+      `expected-end window and ${DEFAULT_WINDOW_CAP_MS / 1000} s inside it. Requests = runs/get + runs/list (one per recurring run). Fixed = runs/get every 3 s.`,
     '',
-    `Ratios adaptive / fixed: requests ${(sum(adaptive, 'requests') / sum(fixed, 'requests')).toFixed(2)}, ` +
-      `end-detection delay ${(sum(adaptive, 'delayMs') / Math.max(1, sum(fixed, 'delayMs'))).toFixed(2)}.`,
-    `Wall time ${((Date.now() - started) / 1000).toFixed(1)} s. Timer jitter of a few ms is magnified x${SCALE} in simulated delays.`,
+    '| runs | n | actual durations (s) | adaptive requests | fixed 3 s requests | request ratio | adaptive mean delay (s) | fixed 3 s mean delay (s) | adaptive max delay (s) | fixed 3 s max delay (s) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...(['first', 'recurring'] as const).flatMap((scenario) => [
+      ...TOTALS.map((total) => line(`${scenario} ${total} s`, (j) => j.scenario === scenario && j.total === total)),
+      line(`${scenario === 'first' ? 'first runs (no history)' : 'recurring (history)'}`, (j) => j.scenario === scenario, true),
+    ]),
+    line('all runs', () => true, true),
+    '',
+    `Ratios adaptive / fixed: requests ${(sum(adaptive, 'requests') / sum(fixed, 'requests')).toFixed(2)} ` +
+      `(${Math.round((1 - sum(adaptive, 'requests') / sum(fixed, 'requests')) * 100)} % fewer), ` +
+      `mean end-detection delay ${(sum(adaptive, 'delayMs') / Math.max(1, sum(fixed, 'delayMs'))).toFixed(2)}.`,
+    `Wall time ${((Date.now() - started) / 1000).toFixed(1)} s. Durations are reproducible; timer and loopback latency of a few ms are magnified x${SCALE} in the delays.`,
   ];
   const text = lines.join('\n');
   console.log(text);

@@ -58,8 +58,9 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     const progress = await vs.waitForNotification(/train-churn-model in staging/, 20_000);
     await waitFor('a live life-cycle state in the progress', async () => {
       const t = await progress.innerText().catch(() => '');
-      return /Queued|Pending|Running/.test(t) ? t : undefined;
+      return /Pending|Running/.test(t) ? t : undefined;
     }, 20_000);
+    await progress.hover();
     await vs.screenshot('07-run-progress');
   });
 
