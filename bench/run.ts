@@ -22,7 +22,7 @@ const JITTER = 0.15;
 /** Total nominal durations (s); each phase then varies by ±JITTER per run. */
 const TOTALS = [20, 45, 90, 180, 300];
 /** Runs per duration and scenario. */
-const PER_DURATION = 3;
+const PER_DURATION = 6;
 /** Earlier completed runs of each recurring job (one a day, as a scheduled job). */
 const PAST_RUNS = 5;
 const QUEUED_MS = 1000;

@@ -156,6 +156,26 @@ describe('Databricks workspace emulator vs. contracts', function () {
     assert.equal((cancelled.body.state as { result_state: string }).result_state, 'CANCELED');
   });
 
+  it('runs/list returns {runs, has_more, next_page_token} with jobs.Run items and takes only list_runs query keys', async () => {
+    const list = await api('GET', '/api/2.2/jobs/list?name=train-churn-model');
+    const id = (list.body.jobs as { job_id: number }[])[0].job_id;
+    const query = `job_id=${id}&completed_only=true&limit=1&expand_tasks=true`;
+    for (const key of new URLSearchParams(query).keys())
+      assert.ok((sdk as unknown as { endpoints: Record<string, { query: string[] }> }).endpoints['JobsAPI.list_runs'].query.includes(key), key);
+    const page = await api('GET', `/api/2.2/jobs/runs/list?${query}`);
+    assert.equal(page.status, 200);
+    // The field list has no ListRunsResponse; its keys are those of the OpenAPI response plus the 2.2 page tokens.
+    for (const key of Object.keys(page.body)) assert.ok(['runs', 'has_more', 'next_page_token', 'prev_page_token'].includes(key), key);
+    const runs = page.body.runs as unknown[];
+    assert.equal(runs.length, 1);
+    runs.forEach((run, i) => assertConforms(run, 'jobs.Run', `runs/list runs[${i}]`));
+    assert.equal(page.body.has_more, true);
+    const next = await api('GET', `/api/2.2/jobs/runs/list?job_id=${id}&completed_only=true&limit=1&page_token=${page.body.next_page_token}`);
+    (next.body.runs as unknown[]).forEach((run, i) => assertConforms(run, 'jobs.Run', `runs/list page 2 runs[${i}]`));
+    assertErrorBody((await api('GET', '/api/2.2/jobs/runs/list?limit=26')).body, 'INVALID_PARAMETER_VALUE');
+    assertErrorBody((await api('GET', '/api/2.2/jobs/runs/list?active_only=true&completed_only=true')).body, 'INVALID_PARAMETER_VALUE');
+  });
+
   it('workspace import / mkdirs / get-status and runs/submit follow ObjectInfo and SubmitRunResponse', async () => {
     assert.deepEqual((await api('POST', '/api/2.0/workspace/mkdirs', { path: '/Users/ada@example.com/.mlspanner' })).body, {});
     const content = Buffer.from('# Databricks notebook source\ndbutils.notebook.exit("ok")\n').toString('base64');

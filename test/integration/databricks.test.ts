@@ -175,6 +175,58 @@ describe('Databricks integration (workspace emulator over HTTP)', function () {
     assert.match(String(events[1].tokenFingerprint), /^sha256:[0-9a-f]{12}$/);
   });
 
+  it('lists the completed runs of a job with runs/list, newest first, and the runner uses them as history', async () => {
+    const { client, runner } = runnerFor(tokenSource().get);
+    const [job] = await client.listAllJobs({ name: 'score-leads' });
+    const first = await runner.runJob({ jobId: job.job_id! });
+    const listed = await client.listRuns({ job_id: job.job_id!, completed_only: true, limit: 10 });
+    assert.ok(listed.runs?.length);
+    assert.equal(listed.runs?.[0].run_id, first.record.runId);
+    const starts = (listed.runs ?? []).map((r) => r.start_time ?? 0);
+    assert.deepEqual(starts, [...starts].sort((a, b) => b - a));
+    for (const r of listed.runs ?? []) {
+      assert.equal(r.job_id, job.job_id);
+      assert.equal(r.state?.life_cycle_state, 'TERMINATED');
+      assert.equal(r.run_duration, (r.end_time ?? 0) - (r.start_time ?? 0));
+      assert.equal(r.tasks, undefined, 'tasks only with expand_tasks');
+    }
+    ws.knobs.resetStats();
+    const second = await runner.runJob({ jobId: job.job_id! });
+    assert.equal(second.outcome, 'succeeded');
+    assert.equal(ws.knobs.stats().requests['GET /api/2.2/jobs/runs/list'], 1);
+    const page = await client.listRuns({ job_id: job.job_id!, limit: 1 });
+    assert.equal(page.runs?.length, 1);
+    assert.equal(page.has_more, true);
+    assert.ok(page.next_page_token);
+    await assert.rejects(client.listRuns({ active_only: true, completed_only: true }), /INVALID_PARAMETER_VALUE/);
+  });
+
+  it('varies run durations by a seeded ±15 %, the same for the same seed', async () => {
+    const jobs = [{ name: 'nightly', output: 'ok', durations: { queuedMs: 1000, pendingMs: 20_000, runningMs: 60_000, terminatingMs: 2000 }, pastRuns: 8 }];
+    const durations = async (seed: number) => {
+      const other = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'jitter', trust: issuer.trust, quiet: true, now: clock.now, jobs, seed });
+      try {
+        const res = await fetch(`${other.url}/oidc/v1/token`, {
+          method: 'POST',
+          body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: await issuer.sign(), subject_token_type: JWT_TYPE, scope: 'all-apis' }),
+        });
+        const token = ((await res.json()) as { access_token: string }).access_token;
+        const c = new DatabricksClient(other.url, async () => token);
+        const [job] = await c.listAllJobs();
+        const page = await c.listRuns({ job_id: job.job_id!, completed_only: true, limit: 25 });
+        return (page.runs ?? []).map((r) => r.run_duration ?? 0);
+      } finally {
+        await other.close();
+      }
+    };
+    const a = await durations(1);
+    assert.equal(a.length, 8);
+    assert.deepEqual(await durations(1), a);
+    assert.notDeepEqual(await durations(2), a);
+    for (const d of a) assert.ok(d >= 83_000 * 0.85 && d <= 83_000 * 1.15, `${d} ms within ±15 % of 83 s`);
+    assert.ok(new Set(a).size > 1, 'runs of one job differ');
+  });
+
   it('a repeated idempotency token returns the same run', async () => {
     const { client } = runnerFor(tokenSource().get);
     const [job] = await client.listAllJobs({ name: 'score-leads' });

@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
 import type { DatabricksJobsApi } from '../../src/core/databricks/DatabricksClient';
-import { JobRunner, MemoryRunStore, notebookImportSpec, type RunProgress } from '../../src/core/databricks/JobRunner';
-import type { ImportRequest, Run, RunNowRequest, RunState, SubmitRunRequest } from '../../src/core/databricks/types';
+import { JobRunner, MemoryRunStore, notebookImportSpec, type PollScheduleContext, type RunProgress } from '../../src/core/databricks/JobRunner';
+import { FixedPollSchedule } from '../../src/core/databricks/PollSchedule';
+import type { ImportRequest, ListRunsRequest, Run, RunNowRequest, RunState, SubmitRunRequest } from '../../src/core/databricks/types';
 import { UserFacingError } from '../../src/core/errors';
 import { ServiceError } from '../../src/core/http/HttpClient';
 
@@ -89,6 +90,13 @@ class FakeJobs implements DatabricksJobsApi {
   }
 }
 
+/** Each run-now starts a new run id (the fake otherwise reuses 42), so the store keeps earlier runs. */
+function distinctRunIds(client: FakeJobs) {
+  let next = 100;
+  const runNow = client.runNow.bind(client);
+  client.runNow = async (request) => ({ ...(await runNow(request)), run_id: next++ });
+}
+
 function setup() {
   const time = virtualTime();
   const client = new FakeJobs(time.now);
@@ -158,6 +166,93 @@ describe('JobRunner', () => {
     assert.ok(polls <= 16, `expected few polls, got ${polls}`);
     assert.ok(Math.max(...s.time.sleeps) <= 10_000);
     assert.equal(s.time.sleeps[0], 1000);
+  });
+
+  it('feeds the schedule the durations of earlier successful runs of the same job, from the store and runs/list', async () => {
+    const s = setup();
+    distinctRunIds(s.client);
+    const contexts: PollScheduleContext[] = [];
+    const listed: ListRunsRequest[] = [];
+    const day = 86_400_000;
+    const t = s.time.now();
+    Object.assign(s.client, {
+      listRuns: async (request: ListRunsRequest) => {
+        listed.push(request);
+        return {
+          runs: [
+            { run_id: 9, job_id: 7, start_time: t - day, end_time: t - day + 40_000, state: { life_cycle_state: 'TERMINATED', result_state: 'SUCCESS' } },
+            { run_id: 8, job_id: 7, start_time: t - 2 * day, end_time: t - 2 * day + 5000, state: { life_cycle_state: 'TERMINATED', result_state: 'FAILED' } },
+            { run_id: 6, job_id: 7, start_time: t - 3 * day, end_time: t - 3 * day + 36_000, state: { life_cycle_state: 'TERMINATED', result_state: 'SUCCESS' } },
+          ],
+        };
+      },
+    });
+    const runner = new JobRunner({
+      environment: 'staging',
+      client: s.client,
+      store: s.store,
+      sink: { record: () => undefined },
+      sleep: s.time.sleep,
+      now: s.time.now,
+      schedule: (context) => (contexts.push(context), new FixedPollSchedule(1000)),
+    });
+    await runner.runJob({ jobId: 7 });
+    // Earlier successful runs only (the 5 s failure says nothing about how long a success takes).
+    assert.deepEqual(contexts[0].previousDurationsMs, [40_000, 36_000]);
+    assert.deepEqual(listed, [{ job_id: 7, completed_only: true, limit: 10 }]);
+    // The run just finished is in the store now and counts for the next one, newest first.
+    const first = s.store.load()[0];
+    await runner.runJob({ jobId: 7 });
+    assert.deepEqual(contexts[1].previousDurationsMs, [(first.finishedAt ?? 0) - first.startedAt, 40_000, 36_000]);
+    // Another job's runs and notebook runs do not count.
+    await runner.runNotebook({ fileName: 'explore.py', content: Buffer.from('# Databricks notebook source\n') });
+    assert.deepEqual(contexts[2].previousDurationsMs, []);
+  });
+
+  it('with history of the same job, polls sparsely until the end is due and still sees it within 3 s', async () => {
+    const s = setup();
+    distinctRunIds(s.client);
+    // A five-minute run, so there is room between the start and the end window.
+    s.client.timeline = [
+      { until: 2000, state: 'QUEUED' },
+      { until: 5000, state: 'PENDING' },
+      { until: 300_000, state: 'RUNNING' },
+      { until: 302_000, state: 'TERMINATING' },
+    ];
+    await s.runner.runJob({ jobId: 7 });
+    const firstPolls = s.client.calls.filter((c) => c === 'getRun').length;
+    s.client.calls = [];
+    let detectedAt = 0;
+    const result = await s.runner.runJob(
+      { jobId: 7 },
+      {
+        onProgress: (p) => {
+          if (p.state.life_cycle_state === 'TERMINATED') detectedAt = s.time.now();
+        },
+      },
+    );
+    const secondPolls = s.client.calls.filter((c) => c === 'getRun').length;
+    assert.ok(secondPolls < firstPolls / 2, `${secondPolls} polls with history, ${firstPolls} without`);
+    assert.ok(detectedAt - (result.record.startedAt + 302_000) <= 3000, `seen ${detectedAt - result.record.startedAt} ms after the start`);
+  });
+
+  it('a failing runs/list only costs the history: the run is watched as usual', async () => {
+    const s = setup();
+    Object.assign(s.client, {
+      listRuns: async () => {
+        throw new ServiceError('Databricks', 503, 'TEMPORARILY_UNAVAILABLE', 'busy');
+      },
+    });
+    assert.equal((await s.runner.runJob({ jobId: 7 })).outcome, 'succeeded');
+  });
+
+  it('useRunHistory: false skips runs/list', async () => {
+    const s = setup();
+    let listed = 0;
+    Object.assign(s.client, { listRuns: async () => (listed++, { runs: [] }) });
+    const runner = new JobRunner({ environment: 'staging', client: s.client, store: s.store, sink: { record: () => undefined }, sleep: s.time.sleep, now: s.time.now, useRunHistory: false });
+    await runner.runJob({ jobId: 7 });
+    assert.equal(listed, 0);
   });
 
   it('reports a failed run with its error output and a failure event', async () => {
