@@ -118,4 +118,25 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     await toast.hover();
     await vs.screenshot('09-bob-denied');
   });
+
+  it('carol runs a job in prod only after confirming with a reason, which the access log keeps', async function () {
+    await vs.runCommand('ML Spanner: Sign Out');
+    await vs.context.clearCookies();
+    await signInAs('carol');
+    await vs.runCommand('Notifications: Clear All Notifications');
+    await vs.runCommand('ML Spanner: Run Job…');
+    await vs.pickQuickPickItem(/\bprod\s*$/);
+    await vs.pickQuickPickItem('nightly-features');
+    await vs.fillInputBox('');
+    await vs.clickNotificationButton(/Run nightly-features in prod\?/, 'Continue');
+    await vs.fillInputBox('INC-4711 backfill after outage');
+    await vs.waitForNotification(/nightly-features in prod: Succeeded/, 60_000);
+    await vs.screenshot('10-carol-prod-succeeded');
+    const logFile = path.join(vs.userDataDir, 'User', 'globalStorage', 'mlspanner.mlspanner', 'access-log.jsonl');
+    const events = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; environment?: string; reason?: string; actor?: { name?: string } });
+    const started = events.find((e) => e.type === 'jobStarted' && e.environment === 'prod');
+    assert.equal(started?.reason, 'INC-4711 backfill after outage');
+    assert.equal(started?.actor?.name, 'Carol Example');
+    assert.ok(verifyLogText(fs.readFileSync(logFile, 'utf8')).ok);
+  });
 });
