@@ -6,6 +6,7 @@ import { SessionManager, type IdpSettings } from '../core/auth/SessionManager';
 import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AccessLogCommands } from './AccessLogCommands';
+import { formatDiagnostics, runDiagnostics } from '../core/doctor/Doctor';
 import { CommandRunner } from './CommandRunner';
 import { CredentialBroker } from '../core/credentials/CredentialBroker';
 import { CredentialCommands } from './CredentialCommands';
@@ -177,6 +178,21 @@ export function activate(context: vscode.ExtensionContext): void {
       if (pick) await vscode.commands.executeCommand(pick.command);
     }),
     ...accessLogCommands.register(commands),
+    commands.register('mlspanner.doctor', async () => {
+      const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'ML Spanner: checking sign-in and environments…' }, () =>
+        runDiagnostics({
+          idp: settings.idp(),
+          session: sessionManager.current(),
+          environments: environments.resolution(),
+          credential: (env, target) => broker.get(env, target),
+          verifyAccessLog: () => accessLog.verify(),
+          workspaceTrusted: vscode.workspace.isTrusted,
+        }),
+      );
+      for (const r of results) if (r.status === 'fail' || r.status === 'warn') log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: formatDiagnostics(results, new Date()) });
+      await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mlspanner.idp')) {
         const before = idpBefore;

@@ -1,0 +1,152 @@
+import type { IdentitySession } from '../auth/IdentitySession';
+import { OidcClient, validateIssuer, type OidcApi } from '../auth/OidcClient';
+import type { IdpSettings } from '../auth/SessionManager';
+import type { VerifyResult } from '../audit/AccessLog';
+import { errorMessage } from '../errors';
+import { decideAccess } from '../policy/decideAccess';
+import { CREDENTIAL_TARGETS, formatProblem, type CredentialTarget, type EnvironmentResolution } from '../policy/Environment';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  area: string;
+  status: CheckStatus;
+  message: string;
+  /** What to do about a warning or failure. */
+  action?: string;
+}
+
+export interface DoctorDeps {
+  idp: IdpSettings;
+  session: IdentitySession | undefined;
+  environments: EnvironmentResolution;
+  /** Issues (or reuses) a credential; only called for granted targets while signed in. */
+  credential: (environment: string, target: CredentialTarget) => Promise<{ expiresAt: number; principal: string }>;
+  verifyAccessLog: () => Promise<VerifyResult>;
+  workspaceTrusted: boolean;
+  discover?: (s: IdpSettings) => Promise<OidcApi & { deviceFlowSupported: boolean; revocationSupported: boolean }>;
+  now?: () => number;
+}
+
+const TARGET_NAME: Record<CredentialTarget, string> = { databricks: 'Databricks token', google: 'Google token', aws: 'AWS session' };
+
+/**
+ * Checks everything between the user and a working credential, in the order it is needed:
+ * settings, the identity provider, the client registration, the session and its groups, each
+ * environment and credential, and the access log. Never throws: every failure is a result.
+ */
+export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const now = deps.now ?? Date.now;
+  const { idp } = deps;
+
+  let idpOk = false;
+  if (!idp.issuer || !idp.clientId) {
+    out.push({ area: 'Settings', status: 'fail', message: 'mlspanner.idp.issuer and mlspanner.idp.clientId must both be set.', action: 'Enter your identity provider in the settings.' });
+  } else {
+    try {
+      validateIssuer(idp.issuer);
+      out.push({ area: 'Settings', status: 'ok', message: `Issuer ${idp.issuer}, client ${idp.clientId}, scopes "${idp.scopes.join(' ')}", flow ${idp.flow}.` });
+      idpOk = true;
+    } catch (e) {
+      out.push({ area: 'Settings', status: 'fail', message: errorMessage(e) });
+    }
+  }
+  if (idpOk && !idp.scopes.includes('offline_access'))
+    out.push({ area: 'Settings', status: 'warn', message: 'mlspanner.idp.scopes has no offline_access: the session will not survive a reload.', action: 'Add offline_access unless your provider issues refresh tokens without it.' });
+
+  if (idpOk) {
+    try {
+      const client = await (deps.discover ?? OidcClient.discover)(idp);
+      out.push({
+        area: 'Identity provider',
+        status: 'ok',
+        message: `Discovery answered. Device code flow: ${client.deviceFlowSupported ? 'offered' : 'not offered'}; revocation: ${client.revocationSupported ? 'offered' : 'not offered'}.`,
+      });
+      try {
+        await client.checkClientKnown();
+        out.push({ area: 'Identity provider', status: 'ok', message: `The provider knows the client ${idp.clientId}.` });
+      } catch (e) {
+        out.push({ area: 'Identity provider', status: 'fail', message: errorMessage(e) });
+      }
+    } catch (e) {
+      out.push({ area: 'Identity provider', status: 'fail', message: errorMessage(e) });
+    }
+  }
+
+  const s = deps.session;
+  if (!s) {
+    out.push({ area: 'Session', status: 'skip', message: 'Not signed in: credentials are not checked.', action: 'Sign in, then run the doctor again.' });
+  } else {
+    const left = Math.round((Math.min(s.accessTokenExpiresAt, s.idTokenExpiresAt) - now()) / 1000);
+    out.push({ area: 'Session', status: left > 0 ? 'ok' : 'warn', message: `Signed in as ${s.name} (${s.subject}); tokens valid for ${Math.max(0, left)} s.` });
+    if (s.groups.length) out.push({ area: 'Session', status: 'ok', message: `Groups from the claim "${idp.groupsClaim}": ${s.groups.join(', ')}.` });
+    else
+      out.push({
+        area: 'Session',
+        status: 'warn',
+        message: `The ID token has no groups in the claim "${idp.groupsClaim}" (claims present: ${Object.keys(s.claims).sort().join(', ')}).`,
+        action: 'Set mlspanner.idp.groupsClaim to the claim your provider uses, or ask for the groups claim to be added to the ID token.',
+      });
+  }
+
+  if (!deps.workspaceTrusted)
+    out.push({ area: 'Environments', status: 'warn', message: 'This workspace is not trusted: databricks.yml and workspace settings that decide where tokens go are ignored.', action: 'Trust the workspace if you want its bundle targets.' });
+  for (const p of deps.environments.problems) out.push({ area: 'Environments', status: 'fail', message: formatProblem(p) });
+  const envs = Object.values(deps.environments.environments);
+  if (!envs.length && !deps.environments.problems.length)
+    out.push({ area: 'Environments', status: 'warn', message: 'No environments are configured.', action: 'Add mlspanner.environments or a databricks.yml bundle.' });
+
+  for (const env of envs) {
+    if (!s) {
+      out.push({ area: `Environment ${env.name}`, status: 'skip', message: `Requires one of: ${env.requiredGroups.join(', ') || 'any signed-in user'}.` });
+      continue;
+    }
+    const d = decideAccess(env, s.groups);
+    if (!d.granted) {
+      out.push({ area: `Environment ${env.name}`, status: 'skip', message: `Denied: ${d.reason}.` });
+      continue;
+    }
+    const targets = CREDENTIAL_TARGETS.filter((t) => d.targets[t].granted);
+    if (!targets.length) out.push({ area: `Environment ${env.name}`, status: 'warn', message: 'Granted, but no credential target is configured.' });
+    const results = await Promise.all(
+      targets.map(async (t): Promise<CheckResult> => {
+        try {
+          const c = await deps.credential(env.name, t);
+          return { area: `Environment ${env.name}`, status: 'ok', message: `${TARGET_NAME[t]} for ${c.principal}, valid for ${Math.round((c.expiresAt - now()) / 1000)} s.` };
+        } catch (e) {
+          return { area: `Environment ${env.name}`, status: 'fail', message: `${TARGET_NAME[t]}: ${errorMessage(e)}` };
+        }
+      }),
+    );
+    out.push(...results);
+  }
+
+  try {
+    const v = await deps.verifyAccessLog();
+    out.push(
+      v.ok
+        ? { area: 'Access log', status: 'ok', message: `${v.count} entries, hash chain intact.` }
+        : { area: 'Access log', status: 'fail', message: `Chain broken at line ${v.brokenAt?.line}: ${v.brokenAt?.reason}.`, action: 'Export the log for review; new entries keep being appended.' },
+    );
+  } catch (e) {
+    out.push({ area: 'Access log', status: 'fail', message: errorMessage(e) });
+  }
+  return out;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '✅', warn: '⚠️', fail: '❌', skip: '➖' };
+
+export function formatDiagnostics(results: CheckResult[], at: Date): string {
+  const counts = (['fail', 'warn', 'ok'] as const).map((k) => `${results.filter((r) => r.status === k).length} ${k}`).join(', ');
+  const lines = [`# ML Spanner Access: doctor`, '', `${at.toISOString()} · ${counts}`, ''];
+  let area = '';
+  for (const r of results) {
+    if (r.area !== area) {
+      area = r.area;
+      lines.push('', `## ${area}`, '');
+    }
+    lines.push(`- ${MARK[r.status]} ${r.message}${r.action ? ` *${r.action}*` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
