@@ -13,7 +13,21 @@ if [ -f "$MARKER" ]; then
   exit 0
 fi
 
-command -v rg >/dev/null || { echo "ripgrep (rg) is required: apt-get install ripgrep" >&2; exit 1; }
+# Debian packages code-server's native modules build against, and ripgrep for its search.
+DEBS="libkrb5-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep build-essential python3"
+missing=""
+for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian packages:$missing" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+  else
+    echo "code-server needs these Debian packages:$missing" >&2
+    echo "Install them with: sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
 
 rm -rf "$DEST"
 mkdir -p "$DEST"

@@ -64,12 +64,13 @@ describe('PollSchedule', () => {
   }
 
   describe('RunPollSchedule', () => {
-    it('caps each state differently without history: RUNNING 5 s, PENDING 10 s, TERMINATING 2 s', () => {
+    it('caps each state differently without history: RUNNING 4 s, QUEUED and PENDING 15 s, TERMINATING every second', () => {
       const table: [state: string, delays: number[]][] = [
-        ['QUEUED', [1000, 1000, 2000, 3000, 5000, 8000, 10000, 10000]],
-        ['PENDING', [1000, 1000, 2000, 3000, 5000, 8000, 10000, 10000]],
-        ['RUNNING', [1000, 1000, 2000, 3000, 5000, 5000, 5000, 5000]],
-        ['TERMINATING', [1000, 1000, 2000, 2000, 2000, 2000, 2000, 2000]],
+        ['QUEUED', [1000, 1000, 2000, 3000, 5000, 8000, 15000, 15000]],
+        ['PENDING', [1000, 1000, 2000, 3000, 5000, 8000, 15000, 15000]],
+        ['RUNNING', [1000, 1000, 2000, 3000, 4000, 4000, 4000, 4000]],
+        // Ten polls a second apart, then a teardown that takes longer backs off to 5 s.
+        ['TERMINATING', [...Array<number>(10).fill(1000), 1000, 1000, 2000, 3000, 5000, 5000]],
         ['BLOCKED', [1000, 1000, 2000, 3000, 5000, 8000, 10000, 10000]],
       ];
       for (const [state, delays] of table) {
@@ -85,7 +86,7 @@ describe('PollSchedule', () => {
     it('starts fast again on every state change and after reset()', () => {
       const s = new RunPollSchedule();
       for (let i = 0; i < 8; i++) s.next('PENDING/');
-      assert.equal(s.next('PENDING/'), 10_000);
+      assert.equal(s.next('PENDING/'), 15_000);
       assert.equal(s.next('RUNNING/'), 1000);
       assert.equal(s.next('RUNNING/'), 1000);
       assert.equal(s.next('RUNNING/'), 2000);
@@ -149,8 +150,8 @@ describe('PollSchedule', () => {
         [21_000, 1000],
         [22_000, 2000],
         [24_000, 3000],
-        [27_000, 5000],
-        [32_000, 5000],
+        [27_000, 4000],
+        [31_000, 4000],
       ];
       for (const [now, delay] of table) assert.equal(s.next('RUNNING/', { now, startTime: 0 }), delay, `at ${now} ms`);
     });
@@ -158,16 +159,16 @@ describe('PollSchedule', () => {
     it('inside the window a run still waiting for its cluster keeps the PENDING cap', () => {
       const s = new RunPollSchedule({ previousDurationsMs: [10_000] });
       const delays = [8000, 9000, 10_000, 12_000, 15_000, 20_000, 28_000].map((now) => s.next('PENDING/', { now, startTime: 0 }));
-      assert.deepEqual(delays, [1000, 1000, 2000, 3000, 5000, 8000, 10000]);
+      assert.deepEqual(delays, [1000, 1000, 2000, 3000, 5000, 8000, 15000]);
     });
 
     it('ignores history when the start time is unknown, and in TERMINATING', () => {
       const s = new RunPollSchedule({ previousDurationsMs: [600_000] });
-      assert.deepEqual([s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/')], [1000, 1000, 2000, 3000, 5000, 5000]);
+      assert.deepEqual([s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/')], [1000, 1000, 2000, 3000, 4000, 4000]);
       const t = new RunPollSchedule({ previousDurationsMs: [600_000] });
       assert.deepEqual(
         [0, 1, 2, 4].map((sec) => t.next('TERMINATING/', { now: sec * 1000, startTime: 0 })),
-        [1000, 1000, 2000, 2000],
+        [1000, 1000, 1000, 1000],
       );
     });
   });

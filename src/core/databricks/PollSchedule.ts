@@ -107,23 +107,29 @@ export interface RunPollOptions {
   farCapMs?: number;
   /** Cap while RUNNING inside the window where the end is expected. */
   windowCapMs?: number;
+  /** Delay while TERMINATING, for the first `terminatingFastPolls` polls; then the usual backoff. */
+  terminatingMs?: number;
+  terminatingFastPolls?: number;
 }
 
 /**
- * Caps per state. TERMINATING is short and comes right before TERMINATED, so it is polled
- * every second or two. A RUNNING run can end at any moment, so its cap stays short enough that
- * its TERMINATING phase is usually caught. QUEUED and PENDING (waiting for a slot or a cluster)
- * rarely end the run, so they back off further.
+ * Caps per state. A RUNNING run can end at any moment, so its cap stays short enough that its
+ * TERMINATING phase (seconds long) is often caught. QUEUED and PENDING (waiting for a slot or a
+ * cluster, minutes in practice) rarely end the run, so they back off further. TERMINATING is
+ * polled every second at first (see DEFAULT_TERMINATING_MS); its cap only bounds a stuck teardown.
  */
 export const DEFAULT_STATE_CAPS_MS: Readonly<Record<string, number>> = {
-  QUEUED: 10_000,
-  PENDING: 10_000,
-  RUNNING: 5000,
-  TERMINATING: 2000,
+  QUEUED: 15_000,
+  PENDING: 15_000,
+  RUNNING: 4000,
+  TERMINATING: 5000,
   default: 10_000,
 };
 export const DEFAULT_FAR_CAP_MS = 30_000;
 export const DEFAULT_WINDOW_CAP_MS = 3000;
+/** TERMINATING is short and comes right before TERMINATED: poll it every second, ten times. */
+export const DEFAULT_TERMINATING_MS = 1000;
+export const DEFAULT_TERMINATING_FAST_POLLS = 10;
 
 /**
  * The schedule JobRunner uses: fast at first and after each state change, backing off to a cap
@@ -139,6 +145,8 @@ export class RunPollSchedule implements PollingSchedule {
   private readonly window: EndWindow | undefined;
   private readonly farCap: number;
   private readonly windowCap: number;
+  private readonly terminatingMs: number;
+  private readonly terminatingFastPolls: number;
 
   constructor(options: RunPollOptions = {}) {
     this.steps = options.stepsMs ?? DEFAULT_POLL_STEPS_MS;
@@ -146,6 +154,8 @@ export class RunPollSchedule implements PollingSchedule {
     this.window = expectedEndWindow(options.previousDurationsMs ?? []);
     this.farCap = options.farCapMs ?? DEFAULT_FAR_CAP_MS;
     this.windowCap = options.windowCapMs ?? DEFAULT_WINDOW_CAP_MS;
+    this.terminatingMs = options.terminatingMs ?? DEFAULT_TERMINATING_MS;
+    this.terminatingFastPolls = options.terminatingFastPolls ?? DEFAULT_TERMINATING_FAST_POLLS;
   }
 
   /** The window this schedule expects the end in, if it has history. */
@@ -160,8 +170,10 @@ export class RunPollSchedule implements PollingSchedule {
     } else this.unchanged++;
     const life = stateKey.split('/')[0];
     const cap = this.caps[life] ?? this.caps.default ?? DEFAULT_POLL_CAP_MS;
+    if (life === 'TERMINATING')
+      return this.unchanged < this.terminatingFastPolls ? this.terminatingMs : pollDelayMs(this.unchanged - this.terminatingFastPolls, this.steps, cap);
     const w = this.window;
-    if (!w || life === 'TERMINATING' || observation?.startTime === undefined) return pollDelayMs(this.unchanged, this.steps, cap);
+    if (!w || observation?.startTime === undefined) return pollDelayMs(this.unchanged, this.steps, cap);
     const elapsed = observation.now - observation.startTime;
     const toWindow = w.startMs - elapsed;
     // Far from the expected end: back off further, but wake up when the window opens.
