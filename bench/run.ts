@@ -12,7 +12,14 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DatabricksClient, type DatabricksJobsApi } from '../src/core/databricks/DatabricksClient';
 import { JobRunner, MemoryRunStore, type JobRunnerOptions } from '../src/core/databricks/JobRunner';
-import { DEFAULT_FAR_CAP_MS, DEFAULT_STATE_CAPS_MS, DEFAULT_WINDOW_CAP_MS, FixedPollSchedule } from '../src/core/databricks/PollSchedule';
+import {
+  DEFAULT_FAR_CAP_MS,
+  DEFAULT_STATE_CAPS_MS,
+  DEFAULT_TERMINATING_FAST_POLLS,
+  DEFAULT_TERMINATING_MS,
+  DEFAULT_WINDOW_CAP_MS,
+  FixedPollSchedule,
+} from '../src/core/databricks/PollSchedule';
 import { startDatabricksWorkspace, type DemoJobSpec } from '../sandbox/databricks/DatabricksWorkspace';
 import { startTestIssuer, type TestIssuer } from '../test/integration/databricksTestIssuer';
 
@@ -152,6 +159,7 @@ async function main() {
     );
   };
   const caps = Object.entries(DEFAULT_STATE_CAPS_MS)
+    .filter(([k]) => k !== 'TERMINATING')
     .map(([k, v]) => `${k} ${v / 1000} s`)
     .join(', ');
   const lines = [
@@ -160,7 +168,8 @@ async function main() {
       `each phase of each run varies uniformly by ±${JITTER * 100} % (seeded PRNG, seed ${SEED}, one sequence per job). ` +
       `"first" runs have no earlier runs; "recurring" jobs have ${PAST_RUNS} earlier completed runs, listed with runs/list. Clock x${SCALE}.`,
     '',
-    `Adaptive = JobRunner default: steps 1, 1, 2, 3, 5, 8 s after each state change, caps ${caps}; with history, up to ${DEFAULT_FAR_CAP_MS / 1000} s before the ` +
+    `Adaptive = JobRunner default: steps 1, 1, 2, 3, 5, 8 s after each state change, caps ${caps}; TERMINATING every ${DEFAULT_TERMINATING_MS / 1000} s ` +
+      `(${DEFAULT_TERMINATING_FAST_POLLS} polls, then backoff); with history, up to ${DEFAULT_FAR_CAP_MS / 1000} s before the ` +
       `expected-end window and ${DEFAULT_WINDOW_CAP_MS / 1000} s inside it. Requests = runs/get + runs/list (one per recurring run). Fixed = runs/get every 3 s.`,
     '',
     '| runs | n | actual durations (s) | adaptive requests | fixed 3 s requests | request ratio | adaptive mean delay (s) | fixed 3 s mean delay (s) | adaptive max delay (s) | fixed 3 s max delay (s) |',

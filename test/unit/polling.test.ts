@@ -64,11 +64,11 @@ describe('PollSchedule', () => {
   }
 
   describe('RunPollSchedule', () => {
-    it('caps each state differently without history: RUNNING 4 s, QUEUED and PENDING 15 s, TERMINATING every second', () => {
+    it('caps each state differently without history: RUNNING 4.5 s, QUEUED and PENDING 15 s, TERMINATING every second', () => {
       const table: [state: string, delays: number[]][] = [
         ['QUEUED', [1000, 1000, 2000, 3000, 5000, 8000, 15000, 15000]],
         ['PENDING', [1000, 1000, 2000, 3000, 5000, 8000, 15000, 15000]],
-        ['RUNNING', [1000, 1000, 2000, 3000, 4000, 4000, 4000, 4000]],
+        ['RUNNING', [1000, 1000, 2000, 3000, 4500, 4500, 4500, 4500]],
         // Ten polls a second apart, then a teardown that takes longer backs off to 5 s.
         ['TERMINATING', [...Array<number>(10).fill(1000), 1000, 1000, 2000, 3000, 5000, 5000]],
         ['BLOCKED', [1000, 1000, 2000, 3000, 5000, 8000, 10000, 10000]],
@@ -150,8 +150,8 @@ describe('PollSchedule', () => {
         [21_000, 1000],
         [22_000, 2000],
         [24_000, 3000],
-        [27_000, 4000],
-        [31_000, 4000],
+        [27_000, 4500],
+        [31_500, 4500],
       ];
       for (const [now, delay] of table) assert.equal(s.next('RUNNING/', { now, startTime: 0 }), delay, `at ${now} ms`);
     });
@@ -164,7 +164,7 @@ describe('PollSchedule', () => {
 
     it('ignores history when the start time is unknown, and in TERMINATING', () => {
       const s = new RunPollSchedule({ previousDurationsMs: [600_000] });
-      assert.deepEqual([s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/')], [1000, 1000, 2000, 3000, 4000, 4000]);
+      assert.deepEqual([s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/'), s.next('RUNNING/')], [1000, 1000, 2000, 3000, 4500, 4500]);
       const t = new RunPollSchedule({ previousDurationsMs: [600_000] });
       assert.deepEqual(
         [0, 1, 2, 4].map((sec) => t.next('TERMINATING/', { now: sec * 1000, startTime: 0 })),

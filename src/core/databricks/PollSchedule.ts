@@ -121,7 +121,7 @@ export interface RunPollOptions {
 export const DEFAULT_STATE_CAPS_MS: Readonly<Record<string, number>> = {
   QUEUED: 15_000,
   PENDING: 15_000,
-  RUNNING: 4000,
+  RUNNING: 4500,
   TERMINATING: 5000,
   default: 10_000,
 };
