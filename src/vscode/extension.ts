@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AccessLog } from '../core/audit/AccessLog';
 import { isLoopbackHost } from '../core/auth/OidcClient';
-import { SessionManager, type IdpSettings } from '../core/auth/SessionManager';
+import { SessionManager, actorOf, type IdpSettings } from '../core/auth/SessionManager';
 import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AccessLogCommands } from './AccessLogCommands';
@@ -31,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     path.join(context.globalStorageUri.fsPath, 'access-log.jsonl'),
     () => {
       const s = sessionManager.current();
-      return s ? { actor: { issuer: s.issuer, subject: s.subject, name: s.name } } : {};
+      return s ? { actor: actorOf(s) } : {};
     },
     Date.now,
     (e) => log.error(`Access log write failed: ${redact(errorMessage(e))}`),

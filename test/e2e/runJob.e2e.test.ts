@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/index';
 import { indexOfToken } from '../../src/core/redact';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { completeIdpLogin, freePort, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
 
 const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 
@@ -28,11 +28,8 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
 
   before(async function () {
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-    sandbox = await startSandbox({
-      idpPort: await freePort('127.0.0.2'),
-      ports: { google: await freePort(), aws: await freePort(), databricksDev: await freePort(), databricksStaging: await freePort(), databricksProd: await freePort() },
-      quiet: true,
-    });
+    // Free ports for the IdP (127.0.0.2) and every emulator.
+    sandbox = await startSandbox({ quiet: true });
     vs = await startVsCode({
       vsix: VSIX,
       settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../sandbox/index';
-import { completeIdpLogin, freePort, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
 
 const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 const COUNTDOWN = /\d+:\d\d/;
@@ -26,17 +26,8 @@ describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.1
 
   before(async function () {
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-    sandbox = await startSandbox({
-      idpPort: await freePort('127.0.0.2'),
-      ports: {
-        google: await freePort(),
-        aws: await freePort(),
-        databricksDev: await freePort(),
-        databricksStaging: await freePort(),
-        databricksProd: await freePort(),
-      },
-      quiet: true,
-    });
+    // Free ports for the IdP (127.0.0.2) and every emulator.
+    sandbox = await startSandbox({ quiet: true });
     vs = await startVsCode({
       vsix: VSIX,
       settings: {

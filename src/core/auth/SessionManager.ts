@@ -71,6 +71,11 @@ export function retryBackoffMs(failures: number): number {
 
 export const SECRET_KEY_PREFIX = 'mlspanner.session:';
 
+/** Who, for the access log: never a token. */
+export function actorOf(s: IdentitySession): { issuer: string; subject: string; name: string } {
+  return { issuer: s.issuer, subject: s.subject, name: s.name };
+}
+
 /**
  * The signed-in identity: sign-in (loopback + PKCE, or device code), silent restore and refresh,
  * sign-out with revocation. Refresh tokens go only to the SecretStore; access and ID tokens stay
@@ -153,7 +158,7 @@ export class SessionManager implements IdentitySource {
       this.deps.sink.record({
         type: 'signIn',
         outcome: 'success',
-        actor: { issuer: session.issuer, subject: session.subject, name: session.name },
+        actor: actorOf(session),
         target: 'idp',
         resource: session.issuer,
         detail: `flow ${flow}; groups ${session.groups.join(', ') || 'none'}`,
@@ -303,7 +308,7 @@ export class SessionManager implements IdentitySource {
         this.deps.sink.record({
           type: 'sessionRefreshed',
           outcome: 'success',
-          actor: { issuer: session.issuer, subject: session.subject, name: session.name },
+          actor: actorOf(session),
           target: 'idp',
           resource: session.issuer,
           tokenFingerprint: tokenFingerprint(session.accessToken),
@@ -366,7 +371,7 @@ export class SessionManager implements IdentitySource {
     this.deps.sink.record({
       type: 'signOut',
       outcome: 'success',
-      actor: session ? { issuer: session.issuer, subject: session.subject, name: session.name } : undefined,
+      actor: session && actorOf(session),
       target: 'idp',
       resource: settings.issuer,
       detail: revoked ? 'refresh token revoked' : revokeError ? `revocation failed: ${revokeError}` : 'no revocation endpoint',

@@ -1,0 +1,282 @@
+import { UserFacingError } from '../errors';
+
+/**
+ * Cloud Spanner ResultSet JSON (result_set.proto, type.proto; proto3 JSON is lowerCamelCase and
+ * omits default values) and its decoding into JS values.
+ */
+
+/** type.proto TypeCode, as proto3 JSON writes enums: by name. */
+export type SpannerTypeCode =
+  | 'TYPE_CODE_UNSPECIFIED'
+  | 'BOOL'
+  | 'INT64'
+  | 'FLOAT64'
+  | 'FLOAT32'
+  | 'TIMESTAMP'
+  | 'DATE'
+  | 'STRING'
+  | 'BYTES'
+  | 'ARRAY'
+  | 'STRUCT'
+  | 'NUMERIC'
+  | 'JSON'
+  | 'PROTO'
+  | 'ENUM'
+  | 'INTERVAL'
+  | 'UUID';
+
+export interface SpannerType {
+  code: SpannerTypeCode;
+  arrayElementType?: SpannerType;
+  structType?: StructType;
+  typeAnnotation?: string;
+  protoTypeFqn?: string;
+}
+
+export interface StructField {
+  /** Absent for anonymous columns (`SELECT 1`): proto3 JSON omits the empty string. */
+  name?: string;
+  type?: SpannerType;
+}
+
+export interface StructType {
+  fields?: StructField[];
+}
+
+export interface ResultSetMetadata {
+  rowType?: StructType;
+  transaction?: { id?: string; readTimestamp?: string };
+  undeclaredParameters?: StructType;
+}
+
+export interface ResultSetStats {
+  queryPlan?: unknown;
+  /** google.protobuf.Struct, e.g. {rows_returned: "5", elapsed_time: "1.2 msecs"}. */
+  queryStats?: Record<string, unknown>;
+  /** int64 in proto3 JSON: a decimal string. */
+  rowCountExact?: string;
+  rowCountLowerBound?: string;
+}
+
+export interface ResultSet {
+  metadata?: ResultSetMetadata;
+  rows?: unknown[][];
+  stats?: ResultSetStats;
+}
+
+/** A STRUCT value: its fields by name, in order (anonymous fields are named `_<index>`). */
+export interface SpannerStruct {
+  [field: string]: SpannerValue;
+}
+
+/**
+ * A decoded value. INT64: a number when it is a safe integer, else the exact decimal string.
+ * FLOAT64/FLOAT32: a number (NaN and ±Infinity included). BYTES/PROTO: the bytes. DATE,
+ * TIMESTAMP, NUMERIC, JSON, INTERVAL, UUID, ENUM: their canonical strings (a JS Date would drop
+ * TIMESTAMP nanoseconds, a number would round NUMERIC).
+ */
+export type SpannerValue = null | boolean | number | string | Uint8Array | SpannerValue[] | SpannerStruct;
+
+export interface DecodedColumn {
+  name: string;
+  type: SpannerType;
+  /** GoogleSQL spelling, e.g. "ARRAY<STRING>". */
+  typeName: string;
+}
+
+export interface DecodedResultSet {
+  columns: DecodedColumn[];
+  rows: SpannerValue[][];
+  stats?: ResultSetStats;
+  /** Read timestamp when the transaction asked for it (returnReadTimestamp). */
+  readTimestamp?: string;
+}
+
+function malformed(what: string): UserFacingError {
+  return new UserFacingError('protocol', `Cloud Spanner returned a malformed result: ${what}.`, 'Retry; if it persists, report it with the query.');
+}
+
+export function typeName(type: SpannerType | undefined): string {
+  if (!type) return 'TYPE_CODE_UNSPECIFIED';
+  if (type.code === 'ARRAY') return `ARRAY<${typeName(type.arrayElementType)}>`;
+  if (type.code === 'STRUCT') {
+    const fields = (type.structType?.fields ?? []).map((f) => (f.name ? `${f.name} ${typeName(f.type)}` : typeName(f.type)));
+    return `STRUCT<${fields.join(', ')}>`;
+  }
+  if ((type.code === 'PROTO' || type.code === 'ENUM') && type.protoTypeFqn) return type.protoTypeFqn;
+  return type.code;
+}
+
+const DATE = /^-?\d{4,}-\d{2}-\d{2}$/;
+// RFC 3339 with a Z or numeric offset; Spanner sends UTC "Z" with up to nanosecond digits.
+const TIMESTAMP = /^\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function expectString(value: unknown, type: SpannerType, path: string): string {
+  if (typeof value !== 'string') throw malformed(`${path} is ${JSON.stringify(value)}, expected a string for ${typeName(type)}`);
+  return value;
+}
+
+function decodeInt64(value: unknown, type: SpannerType, path: string): number | string {
+  const s = expectString(value, type, path); // type.proto: INT64 is a decimal string
+  if (!/^-?\d+$/.test(s)) throw malformed(`${path} is "${s}", not an INT64`);
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : s.replace(/^(-?)0+(?=\d)/, '$1');
+}
+
+function decodeFloat(value: unknown, type: SpannerType, path: string): number {
+  if (typeof value === 'number') return value;
+  // type.proto: non-finite floats are the strings "NaN", "Infinity", "-Infinity".
+  if (value === 'NaN') return NaN;
+  if (value === 'Infinity') return Infinity;
+  if (value === '-Infinity') return -Infinity;
+  throw malformed(`${path} is ${JSON.stringify(value)}, expected a number for ${typeName(type)}`);
+}
+
+function decodeBytes(value: unknown, type: SpannerType, path: string): Uint8Array {
+  const s = expectString(value, type, path);
+  if (!BASE64.test(s)) throw malformed(`${path} is not base64`);
+  return new Uint8Array(Buffer.from(s, s.includes('-') || s.includes('_') ? 'base64url' : 'base64'));
+}
+
+/** Decodes one value of `type` from its proto3 JSON (google.protobuf.Value) encoding. */
+export function decodeValue(value: unknown, type: SpannerType | undefined, path = 'value'): SpannerValue {
+  if (!type) throw malformed(`${path} has no type`);
+  if (value === null) return null; // NULL of any type is the JSON null
+  switch (type.code) {
+    case 'BOOL':
+      if (typeof value !== 'boolean') throw malformed(`${path} is ${JSON.stringify(value)}, expected true or false`);
+      return value;
+    case 'INT64':
+      return decodeInt64(value, type, path);
+    case 'ENUM':
+      // An enum's value is its number, as an INT64 string.
+      return expectString(value, type, path);
+    case 'FLOAT64':
+    case 'FLOAT32':
+      return decodeFloat(value, type, path);
+    case 'STRING':
+    case 'JSON':
+    case 'INTERVAL':
+    case 'UUID':
+      return expectString(value, type, path);
+    case 'NUMERIC': {
+      const s = expectString(value, type, path);
+      if (!DECIMAL.test(s) && s !== 'NaN') throw malformed(`${path} is "${s}", not a NUMERIC`); // NaN: PG_NUMERIC only
+      return s;
+    }
+    case 'DATE': {
+      const s = expectString(value, type, path);
+      if (!DATE.test(s)) throw malformed(`${path} is "${s}", not a DATE (YYYY-MM-DD)`);
+      return s;
+    }
+    case 'TIMESTAMP': {
+      const s = expectString(value, type, path);
+      if (!TIMESTAMP.test(s)) throw malformed(`${path} is "${s}", not an RFC 3339 TIMESTAMP`);
+      return s;
+    }
+    case 'BYTES':
+    case 'PROTO':
+      return decodeBytes(value, type, path);
+    case 'ARRAY': {
+      if (!Array.isArray(value)) throw malformed(`${path} is not a list, expected ${typeName(type)}`);
+      return value.map((v, i) => decodeValue(v, type.arrayElementType, `${path}[${i}]`));
+    }
+    case 'STRUCT': {
+      // type.proto: a STRUCT value is a list with one entry per field, in field order.
+      const fields = type.structType?.fields ?? [];
+      if (!Array.isArray(value) || value.length !== fields.length) throw malformed(`${path} is not a list of ${fields.length} field values`);
+      const out: SpannerStruct = {};
+      fields.forEach((f, i) => {
+        out[uniqueName(out, f.name, i)] = decodeValue(value[i], f.type, `${path}.${f.name || i}`);
+      });
+      return out;
+    }
+    default:
+      throw malformed(`${path} has the unknown type code ${JSON.stringify(type.code)}`);
+  }
+}
+
+/** A field name for an object: anonymous and repeated names (both legal in Spanner) get `_<index>`. */
+function uniqueName(taken: object, name: string | undefined, index: number): string {
+  if (name && !Object.prototype.hasOwnProperty.call(taken, name)) return name;
+  return name ? `${name}_${index}` : `_${index}`;
+}
+
+/** Decodes a ResultSet: columns from metadata.rowType, each row's values per its column type. */
+export function decodeResultSet(resultSet: ResultSet): DecodedResultSet {
+  const fields = resultSet.metadata?.rowType?.fields;
+  if (!Array.isArray(fields)) throw malformed('metadata.rowType.fields is missing');
+  // Columns stay positional: Spanner allows anonymous (`SELECT 1`) and repeated names.
+  const columns: DecodedColumn[] = fields.map((f, i) => {
+    if (!f.type) throw malformed(`column ${i} has no type`);
+    return { name: f.name || `_${i}`, type: f.type, typeName: typeName(f.type) };
+  });
+  const rows = (resultSet.rows ?? []).map((row, r) => {
+    if (!Array.isArray(row) || row.length !== columns.length) throw malformed(`row ${r} has ${Array.isArray(row) ? row.length : 'no'} values for ${columns.length} columns`);
+    return row.map((v, c) => decodeValue(v, columns[c].type, `row ${r} ${columns[c].name}`));
+  });
+  return { columns, rows, stats: resultSet.stats, readTimestamp: resultSet.metadata?.transaction?.readTimestamp };
+}
+
+export interface ResultTableOptions {
+  /** Rows shown; the rest are counted in a note (default 100). */
+  maxRows?: number;
+  /** Longer cells are cut with "…" (default 60 characters). */
+  maxCellLength?: number;
+}
+
+const NUMERIC_CODES = new Set<SpannerTypeCode>(['INT64', 'FLOAT64', 'FLOAT32', 'NUMERIC']);
+
+/** Display text of a value, before Markdown escaping. */
+export function formatValue(value: SpannerValue): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string' || typeof value === 'boolean') return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return `[${value.map(formatNested).join(', ')}]`;
+  return `{${Object.entries(value)
+    .map(([k, v]) => `${k}: ${formatNested(v)}`)
+    .join(', ')}}`;
+}
+
+function formatNested(value: SpannerValue): string {
+  return typeof value === 'string' ? JSON.stringify(value) : formatValue(value);
+}
+
+function truncate(text: string, max: number): string {
+  const chars = [...text]; // by code point, so a surrogate pair is never split
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(1, max - 1)).join('')}…`;
+}
+
+/** GFM table cell: pipes and backslashes escaped, line breaks flattened, HTML kept as text. */
+function escapeCell(text: string): string {
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .replace(/\r\n|\r|\n/g, ' ');
+}
+
+/**
+ * The result as a Markdown (GFM) table: numeric columns right-aligned, NULL in italics, long
+ * cells cut, and a note saying how many rows were not shown.
+ */
+export function formatResultTable(decoded: Pick<DecodedResultSet, 'columns' | 'rows'>, options: ResultTableOptions = {}): string {
+  const maxRows = Math.max(0, Math.floor(options.maxRows ?? 100));
+  const maxCell = Math.max(2, Math.floor(options.maxCellLength ?? 60));
+  const { columns, rows } = decoded;
+  if (!columns.length) return '_The query returned no columns._';
+  const cell = (v: SpannerValue): string => (v === null ? '_NULL_' : escapeCell(truncate(formatValue(v), maxCell)));
+  const lines = [
+    `| ${columns.map((c) => escapeCell(truncate(c.name, maxCell))).join(' | ')} |`,
+    `| ${columns.map((c) => (NUMERIC_CODES.has(c.type.code) ? '---:' : '---')).join(' | ')} |`,
+    ...rows.slice(0, maxRows).map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ];
+  const n = rows.length;
+  if (n === 0) lines.push('', '_No rows._');
+  else if (n > maxRows) lines.push('', `_Showing ${maxRows} of ${n} rows; ${n - maxRows} more not shown._`);
+  else lines.push('', `_${n} ${n === 1 ? 'row' : 'rows'}._`);
+  return lines.join('\n');
+}
