@@ -10,6 +10,7 @@ import { CREDENTIAL_TARGETS, type CredentialTarget } from '../core/policy/Enviro
 import { UserFacingError, errorMessage } from '../core/errors';
 import type { CommandRunner } from './CommandRunner';
 import type { EnvironmentsService } from './EnvironmentsService';
+import type { ReadOnlyDocuments } from './ReadOnlyDocuments';
 import type { TreeNode } from './EnvironmentsTreeProvider';
 import { TARGET_LABEL } from './EnvironmentNodes';
 
@@ -26,6 +27,7 @@ export class CredentialCommands {
     private readonly broker: CredentialBroker,
     private readonly environments: EnvironmentsService,
     private readonly sink: AccessEventSink,
+    private readonly documents: ReadOnlyDocuments,
   ) {}
 
   register(commands: CommandRunner): vscode.Disposable[] {
@@ -100,8 +102,7 @@ export class CredentialCommands {
     if (!environment) return;
     const env = this.environments.resolution().environments[environment];
     if (!env) throw new UserFacingError('config', `The environment "${environment}" is not configured.`, 'Check mlspanner.environments.');
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: explainAccess(env, this.sessions.current()) });
-    await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+    await this.documents.show(`Access to ${environment}.md`, explainAccess(env, this.sessions.current()), { preview: true });
   }
 
   /**

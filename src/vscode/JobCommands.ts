@@ -9,6 +9,7 @@ import { decideAccess } from '../core/policy/decideAccess';
 import type { CommandRunner } from './CommandRunner';
 import type { CredentialCommands } from './CredentialCommands';
 import type { TreeNode } from './EnvironmentsTreeProvider';
+import type { ReadOnlyDocuments } from './ReadOnlyDocuments';
 import { runKey, type RunsService, type TrackedRun } from './RunsService';
 
 /** Run Job…, Run Job in Staging…, Run Current Notebook…, cancel, output and run page. */
@@ -18,6 +19,7 @@ export class JobCommands {
     private readonly credentials: CredentialCommands,
     private readonly log: vscode.LogOutputChannel,
     private readonly groups: () => string[],
+    private readonly documents: ReadOnlyDocuments,
   ) {}
 
   register(commands: CommandRunner): vscode.Disposable[] {
@@ -212,8 +214,7 @@ export class JobCommands {
       if (o.errorTrace) lines.push('', '```', redact(o.errorTrace), '```');
     }
     if (t.error) lines.push('', `Error: ${redact(t.error)}`);
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await this.documents.show(`${r.environment} ${r.name} run ${r.runId}.md`, lines.join('\n') + '\n');
   }
 
   /** After a reload: keep watching runs that were in flight, once the user is signed in. */

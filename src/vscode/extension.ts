@@ -15,6 +15,7 @@ import { EnvironmentsService } from './EnvironmentsService';
 import { EnvironmentsTreeProvider } from './EnvironmentsTreeProvider';
 import { JobCommands } from './JobCommands';
 import { GlobalStateRunStore, RunsService } from './RunsService';
+import { ReadOnlyDocuments } from './ReadOnlyDocuments';
 import { RunsTreeProvider } from './RunsTreeProvider';
 import { ExpiryStatusBar } from './ExpiryStatusBar';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
@@ -116,8 +117,9 @@ export function activate(context: vscode.ExtensionContext): void {
 
   let idpBefore: IdpSettings = settings.idp();
   const accessLogCommands = new AccessLogCommands(accessLog, log);
-  const credentialCommands = new CredentialCommands(sessionManager, broker, environments, accessLog);
-  const jobCommands = new JobCommands(runs, credentialCommands, log, () => sessionManager.current()?.groups ?? []);
+  const documents = new ReadOnlyDocuments();
+  const credentialCommands = new CredentialCommands(sessionManager, broker, environments, accessLog, documents);
+  const jobCommands = new JobCommands(runs, credentialCommands, log, () => sessionManager.current()?.groups ?? [], documents);
   // Runs that were in flight before a reload are watched again once the user is signed in.
   let resumed = false;
   const resumeRuns = () => {
@@ -140,6 +142,7 @@ export function activate(context: vscode.ExtensionContext): void {
     { dispose: () => sessionManager.dispose() },
     { dispose: () => clearInterval(treeTicker) },
     environments,
+    documents,
     broker,
     broker.startAutoRefresh(),
     broker.onDidChange(() => {
@@ -190,8 +193,7 @@ export function activate(context: vscode.ExtensionContext): void {
         }),
       );
       for (const r of results) if (r.status === 'fail' || r.status === 'warn') log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: formatDiagnostics(results, new Date()) });
-      await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+      await documents.show('ML Spanner doctor.md', formatDiagnostics(results, new Date()), { preview: true });
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mlspanner.idp')) {

@@ -1,0 +1,103 @@
+// Acceptance: Run Current Notebook uploads and runs the open notebook; Cancel Run stops a run
+// on Databricks; a run in flight survives a window reload and is watched to its end.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startSandbox, type Sandbox } from '../../sandbox/index';
+import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+
+const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
+const NOTEBOOK = `# Databricks notebook source
+features = ["events_90d", "sessions_90d", "days_since_last_seen"]
+
+# COMMAND ----------
+
+dbutils.notebook.exit("wrote 3 churn features")
+`;
+
+describe('notebooks, cancel and reload (packaged extension in VS Code 1.100)', function () {
+  this.bail(true);
+  let sandbox: Sandbox | undefined;
+  let vs: VsCodeSession;
+
+  /** Accepts the job's default parameters once their input box has replaced the job list. */
+  async function acceptParameters(job: string): Promise<void> {
+    await vs.page.locator('.quick-input-widget', { hasText: `Parameters for ${job}` }).waitFor({ state: 'visible', timeout: 20_000 });
+    await vs.page.keyboard.press('Enter');
+  }
+
+  before(async function () {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
+    sandbox = await startSandbox({ quiet: true });
+    vs = await startVsCode({
+      vsix: VSIX,
+      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },
+      trustedDomains: [new URL(sandbox.issuer).origin],
+      workspaceFiles: { 'notebooks/churn_features.py': NOTEBOOK },
+    });
+    await vs.openSidebar('ML Spanner');
+    const idp = await vs.waitForExternalPage(() => vs.clickWelcomeButton('Sign In', 'Environments'));
+    await completeIdpLogin(idp, 'carol', 'demo');
+    await waitFor('the callback page', async () => (/signed in/i.test(await idp.locator('body').innerText()) ? true : undefined), 15_000);
+    await idp.close();
+    await vs.page.bringToFront();
+    await vs.waitForTreeItem('Environments', /^Carol Example$/);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !vs) return;
+    await vs.screenshot(`failed-workflow-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
+    console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}`);
+  });
+
+  after(async function () {
+    await vs?.close();
+    await sandbox?.close();
+  });
+
+  it('runs the open notebook in dev and shows its output', async function () {
+    await vs.page.keyboard.press('Control+P');
+    await vs.page.keyboard.type('churn_features.py');
+    await vs.pickQuickPickItem('churn_features.py');
+    await vs.page.locator('.tab.active', { hasText: 'churn_features.py' }).waitFor({ timeout: 20_000 });
+    await vs.runCommand('ML Spanner: Run Current Notebook…');
+    await vs.pickQuickPickItem(/\bdev\s*$/);
+    await vs.clickNotificationButton(/churn_features\.py in dev: Succeeded/, 'Show Output');
+    await vs.page.locator('.view-lines', { hasText: 'wrote 3 churn features' }).waitFor({ state: 'visible', timeout: 20_000 });
+    await vs.screenshot('11-notebook-output');
+  });
+
+  it('cancels a running job from the Cancel Run command', async function () {
+    await vs.runCommand('Notifications: Clear All Notifications');
+    await vs.runCommand('ML Spanner: Run Job in Staging…');
+    await vs.pickQuickPickItem('train-churn-model');
+    await acceptParameters('train-churn-model');
+    await waitFor('the run to be active in the Runs view', async () => {
+      const r = (await vs.treeRows('Runs')).find((x) => x.label === 'train-churn-model');
+      return r && /Queued|Pending|Running/.test(r.description) ? r : undefined;
+    }, 20_000);
+    await vs.runCommand('ML Spanner: Cancel Run');
+    await vs.pickQuickPickItem('train-churn-model');
+    await vs.waitForNotification(/train-churn-model in staging: Cancelled/, 30_000);
+  });
+
+  it('keeps watching a run across a window reload and reports its end', async function () {
+    await vs.runCommand('Notifications: Clear All Notifications');
+    await vs.runCommand('ML Spanner: Run Job in Staging…');
+    await vs.pickQuickPickItem('nightly-features');
+    await acceptParameters('nightly-features');
+    await waitFor('the run to be active in the Runs view', async () => {
+      const r = (await vs.treeRows('Runs')).find((x) => x.label === 'nightly-features');
+      return r && /Queued|Pending|Running/.test(r.description) ? r : undefined;
+    }, 20_000);
+    await vs.runCommand('Developer: Reload Window');
+    await vs.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await vs.openSidebar('ML Spanner');
+    // The session comes back from SecretStorage without a browser, then the run is resumed.
+    await vs.waitForTreeItem('Environments', /^Carol Example$/, 30_000);
+    await vs.waitForNotification(/nightly-features in staging: Succeeded/, 60_000);
+    const row = (await vs.treeRows('Runs')).find((x) => x.label === 'nightly-features');
+    assert.match(row?.description ?? '', /staging · Succeeded/);
+    await vs.screenshot('12-resumed-after-reload');
+  });
+});
