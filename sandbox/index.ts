@@ -3,11 +3,13 @@ import { startAwsStsEmulator, type AwsRoleTrust } from './aws/AwsStsEmulator';
 import { startGoogleEmulator, type ImpersonationRule } from './google/GoogleEmulator';
 import { startIdentityProvider, type SandboxIdentityProvider, type TokenEndpointFault } from './idp/IdentityProvider';
 import { DEMO_USERS } from './idp/users';
+import { sandboxSpannerDatabases } from './spanner/demoData';
+import { startSpannerEmulator } from './spanner/SpannerEmulator';
 import { federationTrustOf, resolveTrust, trustFromEnv, type SandboxTrust } from './trust';
 
 export type { SandboxTrust } from './trust';
 
-export type SandboxService = 'google' | 'aws' | 'databricksDev' | 'databricksStaging' | 'databricksProd';
+export type SandboxService = 'google' | 'spanner' | 'aws' | 'databricksDev' | 'databricksStaging' | 'databricksProd';
 export type SandboxEnvironment = 'dev' | 'staging' | 'prod';
 
 export interface SandboxOptions {
@@ -175,6 +177,22 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     });
     closers.push(() => google.close());
 
+    // Spanner accepts the Google emulator's access tokens, as Cloud Spanner accepts Google's.
+    const spanner = await startSpannerEmulator({
+      host: servicesHost,
+      port: ports.spanner ?? 0,
+      lookupToken: (token) => google.lookupToken(token),
+      databases: sandboxSpannerDatabases({
+        project: SANDBOX_PROJECT,
+        instance: 'ml',
+        groups: ENVIRONMENTS.map((env) => `ml-${env}`),
+        serviceAccounts: ENVIRONMENTS.map(serviceAccountFor),
+        prodServiceAccount: serviceAccountFor('prod'),
+      }),
+      quiet: opts.quiet,
+    });
+    closers.push(() => spanner.close());
+
     const aws = await startAwsStsEmulator({ host: servicesHost, port: ports.aws ?? 0, trust, roles: awsRoles(), quiet: opts.quiet });
     closers.push(() => aws.close());
 
@@ -200,11 +218,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       google: {
         stsUrl: google.stsUrl,
         iamCredentialsUrl: google.iamCredentialsUrl,
+        spannerUrl: spanner.url,
         audience: (env: string) => (assertEnvironment(env), SANDBOX_WORKLOAD_IDENTITY_AUDIENCE),
         serviceAccount: serviceAccountFor,
       },
       aws: { stsUrl: awsStsUrl, roleArn: roleArnFor },
-      environments: sandboxEnvironments({ databricks, googleSts: google.stsUrl, iamCredentials: google.iamCredentialsUrl, awsSts: awsStsUrl }),
+      environments: sandboxEnvironments({ databricks, googleSts: google.stsUrl, iamCredentials: google.iamCredentialsUrl, spanner: spanner.url, awsSts: awsStsUrl }),
       trust,
       admin: {
         async revokeUser(username: string) {

@@ -4,12 +4,12 @@ import { TRUST_ENV, trustFromEnv } from './trust';
 /**
  * `npm run sandbox`: the IdP and every emulator on fixed ports, for the demo and manual runs.
  * Flags (or env): --idp-host (MLSPANNER_SANDBOX_IDP_HOST), --idp-port, --services-host,
- * --google-port, --aws-port, --databricks-dev-port, --databricks-staging-port,
+ * --google-port, --spanner-port, --aws-port, --databricks-dev-port, --databricks-staging-port,
  * --databricks-prod-port, --state-dir, --quiet, --trusted-issuer, --trusted-audience,
  * --subject-claim, --groups-claim.
  */
 
-const DEFAULT_PORTS: Record<SandboxService, number> = { google: 9411, aws: 9412, databricksDev: 9421, databricksStaging: 9422, databricksProd: 9423 };
+const DEFAULT_PORTS: Record<SandboxService, number> = { google: 9411, aws: 9412, spanner: 9413, databricksDev: 9421, databricksStaging: 9422, databricksProd: 9423 };
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('help')) {
     console.log(`usage: npm run sandbox -- [--idp-host 127.0.0.2] [--idp-port 9400] [--services-host 127.0.0.1]
-  [--google-port 9411] [--aws-port 9412] [--databricks-dev-port 9421] [--databricks-staging-port 9422]
+  [--google-port 9411] [--spanner-port 9413] [--aws-port 9412] [--databricks-dev-port 9421] [--databricks-staging-port 9422]
   [--databricks-prod-port 9423] [--state-dir DIR] [--quiet]
   [--trusted-issuer URL] [--trusted-audience AUD] [--subject-claim sub] [--groups-claim groups]
 Every flag also reads MLSPANNER_SANDBOX_<FLAG> (e.g. ${envName('idp-port')}); trust also ${Object.values(TRUST_ENV).join(', ')}.`);
@@ -56,6 +56,7 @@ Every flag also reads MLSPANNER_SANDBOX_<FLAG> (e.g. ${envName('idp-port')}); tr
     servicesHost: option(args, 'services-host') ?? '127.0.0.1',
     ports: {
       google: portOption(args, 'google-port', DEFAULT_PORTS.google),
+      spanner: portOption(args, 'spanner-port', DEFAULT_PORTS.spanner),
       aws: portOption(args, 'aws-port', DEFAULT_PORTS.aws),
       databricksDev: portOption(args, 'databricks-dev-port', DEFAULT_PORTS.databricksDev),
       databricksStaging: portOption(args, 'databricks-staging-port', DEFAULT_PORTS.databricksStaging),
@@ -87,6 +88,7 @@ ML Spanner sandbox is running.
   Emulators trust: issuer ${sandbox.trust.issuer}, audience ${sandbox.trust.audience}, subject claim ${sandbox.trust.subjectClaim}, groups claim ${sandbox.trust.groupsClaim}
   Databricks:   dev ${sandbox.databricks.dev}  staging ${sandbox.databricks.staging}  prod ${sandbox.databricks.prod}
   Google:       STS ${sandbox.google.stsUrl}/v1/token  IAM Credentials ${sandbox.google.iamCredentialsUrl}
+  Spanner:      ${sandbox.google.spannerUrl}/v1/projects/ml-sandbox/instances/ml/databases/features (tables customers, features; model churn_model)
   AWS STS:      ${sandbox.aws.stsUrl}
   Demo users (password "${sandbox.users[0]?.password}"):
 ${sandbox.users.map((u) => `    ${u.username.padEnd(6)} ${u.name.padEnd(14)} ${u.groups.join(', ')}`).join('\n')}
