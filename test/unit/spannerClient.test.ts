@@ -130,7 +130,8 @@ describe('SpannerClient', () => {
     srv = await scriptedServer([googleError(403, 'PERMISSION_DENIED', `Caller is missing IAM permission spanner.sessions.create on resource ${DB}.`)]);
     await assert.rejects(client(undefined, 'service account ml@p.iam.gserviceaccount.com').executeSql('SELECT 1'), (e: ServiceError) => {
       assert.equal(e.code, 'PERMISSION_DENIED');
-      assert.equal(e.kind, 'auth');
+      // A permission, not the identity: signing in again would not help.
+      assert.equal(e.kind, 'denied');
       assert.match(e.message, new RegExp(`denied service account ml@p\\.iam\\.gserviceaccount\\.com access to ${DB}: Caller is missing`));
       assert.match(e.action ?? '', /roles\/spanner\.databaseReader/);
       return true;

@@ -149,8 +149,7 @@ export function notebookImportSpec(fileName: string): { format: ImportFormat; la
 
 /** A sign-in is needed: the token source refused, or the service still says 401 after a fresh token. */
 export function needsSignIn(e: unknown): boolean {
-  if (!(e instanceof UserFacingError) || e.kind !== 'auth') return false;
-  return !(e instanceof ServiceError && e.status === 403);
+  return e instanceof UserFacingError && e.kind === 'auth';
 }
 
 function isTransient(e: unknown): boolean {

@@ -11,7 +11,9 @@ export class ServiceError extends UserFacingError {
     message: string,
     action?: string,
   ) {
-    super(status === 401 || status === 403 || code === 'invalid_grant' ? 'auth' : status ? 'service' : 'network', message, action);
+    // 401 and invalid_grant: the identity is not accepted (sign in again). 403: it is accepted
+    // but lacks a permission, which signing in again does not change.
+    super(status === 401 || code === 'invalid_grant' ? 'auth' : status === 403 ? 'denied' : status ? 'service' : 'network', message, action);
   }
 }
 
