@@ -17,6 +17,7 @@ import { JobCommands } from './JobCommands';
 import { GlobalStateRunStore, RunsService } from './RunsService';
 import { ReadOnlyDocuments } from './ReadOnlyDocuments';
 import { RunsTreeProvider } from './RunsTreeProvider';
+import { QueryCommands } from './QueryCommands';
 import { ExpiryStatusBar } from './ExpiryStatusBar';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
 import { Settings } from './Settings';
@@ -119,6 +120,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const accessLogCommands = new AccessLogCommands(accessLog, log);
   const documents = new ReadOnlyDocuments();
   const credentialCommands = new CredentialCommands(sessionManager, broker, environments, accessLog, documents);
+  const queryCommands = new QueryCommands(environments, broker, credentialCommands, () => sessionManager.current()?.groups ?? [], documents, accessLog);
   const jobCommands = new JobCommands(runs, credentialCommands, log, () => sessionManager.current()?.groups ?? [], documents);
   // Runs that were in flight before a reload are watched again once the user is signed in.
   let resumed = false;
@@ -166,6 +168,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
+    ...queryCommands.register(commands),
+    queryCommands,
     runsTree,
     { dispose: () => runs.dispose() },
     vscode.window.createTreeView('mlspanner.runs', { treeDataProvider: runsTree }),

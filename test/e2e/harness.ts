@@ -293,13 +293,18 @@ function makeSession(base: {
       await page.bringToFront();
       const input = page.locator('.quick-input-widget input.input');
       await page.keyboard.press('F1');
-      if (!(await input.isVisible().catch(() => false))) await page.keyboard.press('Control+Shift+P');
+      // The palette animates in: give F1 time before trying the other shortcut, which would
+      // otherwise close a palette that was just opening.
+      const opened = await input.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false);
+      if (!opened) await page.keyboard.press('Control+Shift+P');
       await input.waitFor({ state: 'visible', timeout: 10_000 });
       await input.fill(`>${title}`);
-      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: title }).first();
-      await row.waitFor({ state: 'visible', timeout: 10_000 });
-      await row.click();
-      await input.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+      // The list re-renders while it filters; accept the focused match with Enter rather than
+      // clicking a row that may be replaced under the pointer.
+      const focused = page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused').filter({ hasText: title });
+      await focused.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.press('Enter');
+      await focused.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
     },
     statusBarItem,
     readStatusBar,
@@ -343,7 +348,13 @@ function makeSession(base: {
     },
     async fillInputBox(text, timeoutMs = 30_000) {
       const input = quickInput.locator('input.input');
-      await input.waitFor({ state: 'visible', timeout: timeoutMs });
+      // An input box reuses the quick pick's widget: wait until the previous pick's list has
+      // gone, or the text lands in the closing pick.
+      await waitFor('an input box (a quick input without a list)', async () => {
+        if (!(await input.isVisible())) return undefined;
+        const rows = await quickInput.locator('.quick-input-list .monaco-list-row').filter({ visible: true }).count();
+        return rows === 0 ? true : undefined;
+      }, timeoutMs);
       await input.fill(text);
       await input.press('Enter');
     },
