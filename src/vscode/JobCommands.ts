@@ -220,6 +220,7 @@ export class JobCommands {
   /** After a reload: keep watching runs that were in flight, once the user is signed in. */
   resumeAll(): void {
     for (const record of this.runs.unfinished()) {
+      if (this.runs.isWatched(runKey(record))) continue;
       let env: Environment;
       try {
         env = this.runs.environment(record.environment);

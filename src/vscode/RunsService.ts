@@ -55,6 +55,7 @@ export class RunsService {
     private readonly store: RunStore,
     private readonly sink: AccessEventSink,
     private readonly groups: () => string[],
+    private readonly owner: () => string | undefined,
     private readonly onAuthRequired: (signal?: AbortSignal) => Promise<void>,
     private readonly onStoreError: (e: unknown) => void,
   ) {
@@ -63,8 +64,10 @@ export class RunsService {
     }
   }
 
+  /** The signed-in user's runs, newest first (another user of this profile sees only theirs). */
   list(): TrackedRun[] {
-    return [...this.tracked.values()].sort((a, b) => b.record.startedAt - a.record.startedAt);
+    const me = this.owner();
+    return [...this.tracked.values()].filter((t) => !t.record.owner || t.record.owner === me).sort((a, b) => b.record.startedAt - a.record.startedAt);
   }
 
   get(key: string): TrackedRun | undefined {
@@ -107,6 +110,7 @@ export class RunsService {
       sink: this.sink,
       onAuthRequired: this.onAuthRequired,
       onStoreError: this.onStoreError,
+      owner: this.owner,
     });
     this.runners.set(env.name, { host, runner });
     return runner;
@@ -158,7 +162,19 @@ export class RunsService {
 
   /** Runs that were in flight before a reload, to resume once the user is signed in. */
   unfinished(): RunRecord[] {
-    return this.store.load().filter((r) => r.finishedAt === undefined);
+    const me = this.owner();
+    return this.store.load().filter((r) => r.finishedAt === undefined && (!r.owner || r.owner === me));
+  }
+
+  /** Whether this window is already polling the run (started here or resumed). */
+  isWatched(key: string): boolean {
+    const t = this.tracked.get(key);
+    return Boolean(t?.active && t.abort);
+  }
+
+  /** The view follows the signed-in user. */
+  userChanged(): void {
+    this.changed.fire();
   }
 
   /** Runs keep going on Databricks when the window closes; they are resumed after a reload. */

@@ -111,6 +111,10 @@ export function activate(context: vscode.ExtensionContext): void {
     new GlobalStateRunStore(context.globalState),
     accessLog,
     () => sessionManager.current()?.groups ?? [],
+    () => {
+      const s = sessionManager.current();
+      return s && `${s.issuer}|${s.subject}`;
+    },
     (signal) => waitForSignIn(sessionManager, signal),
     (e) => log.error(`Could not save run records: ${errorMessage(e)}`),
   );
@@ -123,10 +127,13 @@ export function activate(context: vscode.ExtensionContext): void {
   const queryCommands = new QueryCommands(environments, broker, credentialCommands, () => sessionManager.current()?.groups ?? [], documents, accessLog);
   const jobCommands = new JobCommands(runs, credentialCommands, log, () => sessionManager.current()?.groups ?? [], documents);
   // Runs that were in flight before a reload are watched again once the user is signed in.
-  let resumed = false;
+  // Once per user and window: runs of whoever signs in that were in flight are watched again.
+  const resumedFor = new Set<string>();
   const resumeRuns = () => {
-    if (resumed || !sessionManager.current()) return;
-    resumed = true;
+    const s = sessionManager.current();
+    runs.userChanged();
+    if (!s || resumedFor.has(`${s.issuer}|${s.subject}`)) return;
+    resumedFor.add(`${s.issuer}|${s.subject}`);
     jobCommands.resumeAll();
   };
   onState();

@@ -107,6 +107,8 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     // A new browser profile for bob: the IdP's own session cookie belongs to alice.
     await vs.context.clearCookies();
     await signInAs('bob');
+    // alice's run is hers: bob's Runs view does not list it.
+    await waitFor('the Runs view to follow the signed-in user', async () => ((await vs.treeRows('Runs')).some((r) => r.label.includes('train-churn-model')) ? undefined : true), 10_000);
     await vs.runCommand('Notifications: Clear All Notifications');
     await vs.runCommand('ML Spanner: Run Job in Staging…');
     const toast = await vs.waitForNotification(/cannot run jobs in staging/, 20_000);
@@ -128,6 +130,11 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     await vs.clickNotificationButton(/Run nightly-features in prod\?/, 'Continue');
     await vs.fillInputBox('INC-4711 backfill after outage');
     await vs.waitForNotification(/nightly-features in prod: Succeeded/, 60_000);
+    const runs = await waitFor('carol\'s run in the Runs view', async () => {
+      const rows = await vs.treeRows('Runs');
+      return rows.some((r) => r.label.includes('nightly-features')) ? rows : undefined;
+    }, 10_000);
+    assert.ok(!runs.some((r) => r.label.includes('train-churn-model')), `alice's run is not carol's: ${JSON.stringify(runs)}`);
     await vs.screenshot('10-carol-prod-succeeded');
     const logFile = path.join(vs.userDataDir, 'User', 'globalStorage', 'mlspanner.mlspanner', 'access-log.jsonl');
     const events = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; environment?: string; reason?: string; actor?: { name?: string } });

@@ -21,6 +21,8 @@ export interface RunRecord {
   lastState?: RunState;
   /** Epoch ms; set once the run is done. */
   finishedAt?: number;
+  /** `issuer|subject` of who started it: a window shows and resumes only its user's runs. */
+  owner?: string;
 }
 
 /** Persistence for run records; the VS Code layer backs it with globalState. */
@@ -93,6 +95,8 @@ export interface JobRunnerOptions {
   /** Finished records kept for the runs view. */
   keepFinished?: number;
   onStoreError?: (e: unknown) => void;
+  /** Who is starting runs now (`issuer|subject`), written into each record. */
+  owner?: () => string | undefined;
 }
 
 export interface PollScheduleContext {
@@ -211,7 +215,7 @@ export class JobRunner {
     } catch (e) {
       throw this.startFailed(e, name, `job:${request.jobId}`, options.reason);
     }
-    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'job', name, jobId: request.jobId, startedAt: this.now() };
+    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'job', name, jobId: request.jobId, startedAt: this.now(), owner: this.options.owner?.() };
     return this.started(record, options);
   }
 
@@ -258,7 +262,7 @@ export class JobRunner {
     } catch (e) {
       throw this.startFailed(e, fileName, target, options.reason);
     }
-    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'notebook', name: fileName, startedAt: this.now() };
+    const record: RunRecord = { environment: this.options.environment, host: this.client.host, runId, kind: 'notebook', name: fileName, startedAt: this.now(), owner: this.options.owner?.() };
     return this.started(record, options);
   }
 
