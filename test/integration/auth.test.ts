@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { SessionManager, type IdpSettings, type SignInUi } from '../../src/core/auth/SessionManager';
+import type { IdpSettings } from '../../src/core/auth/SessionManager';
 import { OidcClient } from '../../src/core/auth/OidcClient';
 import { AccessLog } from '../../src/core/audit/AccessLog';
 import { looksLikeToken } from '../../src/core/redact';
 import { errorMessage } from '../../src/core/errors';
 import { TestSecretStorage } from '../unit/fakes/TestSecretStorage';
 import { sandbox } from './setup';
-import { loginThroughIdp, completeDeviceLogin } from './browserlessLogin';
+import { sandboxIdp, sessionManager, userAtBrowser } from './signInAs';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,27 +20,14 @@ async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
 }
 
 function idp(over: Partial<IdpSettings> = {}): IdpSettings {
-  return { issuer: sandbox().issuer, clientId: sandbox().clientId, scopes: ['openid', 'profile', 'email', 'offline_access'], groupsClaim: 'groups', flow: 'loopback', ...over };
-}
-
-/** A user at a browser: logs in at the IdP, then the browser follows the redirect to the loopback server. */
-function userAtBrowser(username: string, password = 'demo', tamper?: (cb: URL) => void): SignInUi {
-  return {
-    openBrowser: async (url) => {
-      const cb = new URL(await loginThroughIdp(url, username, password));
-      tamper?.(cb);
-      void fetch(cb).catch(() => undefined);
-      return true;
-    },
-    showDeviceCode: (info) => void completeDeviceLogin(info.verificationUriComplete!, username, password).catch(() => undefined),
-  };
+  return sandboxIdp(over);
 }
 
 function manager(over: Partial<IdpSettings> = {}, timeoutMs = 20_000) {
   const dir = mkdtempSync(join(tmpdir(), 'mlspanner-it-'));
   const secrets = new TestSecretStorage();
   const log = new AccessLog(join(dir, 'access-log.jsonl'));
-  const mgr = new SessionManager({ settings: () => idp(over), secrets, sink: log, flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }), signInTimeoutMs: timeoutMs });
+  const mgr = sessionManager({ idp: over, secrets, sink: log, timeoutMs });
   return { mgr, secrets, log };
 }
 

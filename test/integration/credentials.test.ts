@@ -1,40 +1,15 @@
 import { strict as assert } from 'node:assert';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
-import { SessionManager, type SignInUi } from '../../src/core/auth/SessionManager';
+import type { SessionManager } from '../../src/core/auth/SessionManager';
 import type { Credential } from '../../src/core/credentials/Credential';
 import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
 import { errorMessage, UserFacingError } from '../../src/core/errors';
 import { createHttpClient } from '../../src/core/http/HttpClient';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
 import { looksLikeToken } from '../../src/core/redact';
-import { TestSecretStorage } from '../unit/fakes/TestSecretStorage';
-import { loginThroughIdp } from './browserlessLogin';
+import { signInAs as signIn } from './signInAs';
 import { sandbox } from './setup';
 
-/** A user at a browser: logs in at the sandbox IdP, then the browser follows the loopback redirect. */
-function userAtBrowser(username: string): SignInUi {
-  return {
-    openBrowser: async (url) => {
-      const cb = await loginThroughIdp(url, username, 'demo');
-      void fetch(cb).catch(() => undefined);
-      return true;
-    },
-    showDeviceCode: () => undefined,
-  };
-}
-
-async function signIn(username: string): Promise<SessionManager> {
-  const s = sandbox();
-  const mgr = new SessionManager({
-    settings: () => ({ issuer: s.issuer, clientId: s.clientId, scopes: ['openid', 'profile', 'email', 'offline_access'], groupsClaim: 'groups', flow: 'loopback' }),
-    secrets: new TestSecretStorage(),
-    sink: { record: () => undefined },
-    flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }),
-    signInTimeoutMs: 20_000,
-  });
-  await mgr.signIn(userAtBrowser(username));
-  return mgr;
-}
 
 /** Deep copy of the sandbox's ready `mlspanner.environments` value with an edit applied. */
 function editedEnvironments(edit: (envs: Record<string, Record<string, Record<string, unknown>>>) => void): unknown {

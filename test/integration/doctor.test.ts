@@ -3,16 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessLog } from '../../src/core/audit/AccessLog';
-import { SessionManager, type IdpSettings } from '../../src/core/auth/SessionManager';
 import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
 import { formatDiagnostics, runDiagnostics } from '../../src/core/doctor/Doctor';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
-import { TestSecretStorage } from '../unit/fakes/TestSecretStorage';
-import { loginThroughIdp } from './browserlessLogin';
+import { sandboxIdp, signInAs } from './signInAs';
 import { sandbox } from './setup';
 
 describe('doctor against the sandbox', () => {
-  const idp = (): IdpSettings => ({ issuer: sandbox().issuer, clientId: sandbox().clientId, scopes: ['openid', 'profile', 'email', 'offline_access'], groupsClaim: 'groups', flow: 'loopback' });
+  const idp = () => sandboxIdp();
   const log = new AccessLog(join(mkdtempSync(join(tmpdir(), 'mlspanner-doctor-')), 'access-log.jsonl'));
 
   it('signed out: checks settings and the provider, skips credentials', async () => {
@@ -30,11 +28,7 @@ describe('doctor against the sandbox', () => {
   });
 
   it('signed in as bob: dev credentials work, staging and prod are denied with the reason', async () => {
-    const sessions = new SessionManager({ settings: idp, secrets: new TestSecretStorage(), sink: log, flowContext: async () => ({ uiKind: 'desktop', browserOnThisMachine: false }) });
-    await sessions.signIn({
-      openBrowser: async (url) => (void fetch(await loginThroughIdp(url, 'bob', 'demo')), true),
-      showDeviceCode: () => undefined,
-    });
+    const sessions = await signInAs('bob', log);
     const envs = resolveEnvironments(sandbox().environments);
     const broker = new CredentialBroker({ identity: sessions, environments: () => envs, sink: log });
     const results = await runDiagnostics({

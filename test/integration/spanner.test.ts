@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
-import { SessionManager, type SignInUi } from '../../src/core/auth/SessionManager';
+import type { SessionManager } from '../../src/core/auth/SessionManager';
 import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
 import { UserFacingError } from '../../src/core/errors';
 import { createHttpClient, ServiceError } from '../../src/core/http/HttpClient';
@@ -12,33 +12,9 @@ import { SANDBOX_PROJECT, SANDBOX_WORKLOAD_IDENTITY_AUDIENCE } from '../../sandb
 import { startGoogleEmulator, type GoogleEmulator } from '../../sandbox/google/GoogleEmulator';
 import { churnProbability, sandboxSpannerDatabases } from '../../sandbox/spanner/demoData';
 import { startSpannerEmulator, type SpannerEmulator } from '../../sandbox/spanner/SpannerEmulator';
-import { TestSecretStorage } from '../unit/fakes/TestSecretStorage';
-import { loginThroughIdp } from './browserlessLogin';
+import { signInAs as signIn } from './signInAs';
 import { sandbox } from './setup';
 
-function userAtBrowser(username: string): SignInUi {
-  return {
-    openBrowser: async (url) => {
-      const cb = await loginThroughIdp(url, username, 'demo');
-      void fetch(cb).catch(() => undefined);
-      return true;
-    },
-    showDeviceCode: () => undefined,
-  };
-}
-
-async function signIn(username: string): Promise<SessionManager> {
-  const s = sandbox();
-  const mgr = new SessionManager({
-    settings: () => ({ issuer: s.issuer, clientId: s.clientId, scopes: ['openid', 'profile', 'email', 'offline_access'], groupsClaim: 'groups', flow: 'loopback' }),
-    secrets: new TestSecretStorage(),
-    sink: { record: () => undefined },
-    flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }),
-    signInTimeoutMs: 20_000,
-  });
-  await mgr.signIn(userAtBrowser(username));
-  return mgr;
-}
 
 type Settings = Record<string, Record<string, Record<string, unknown>>>;
 
