@@ -417,3 +417,18 @@ export async function completeIdpLogin(page: Page, username: string, password: s
   );
   await page.waitForLoadState('domcontentloaded');
 }
+
+/**
+ * Signs in from the sidebar's welcome button as a sandbox user, through the IdP's login page,
+ * and waits until the Environments view shows the account (`Alice Example` for `alice`).
+ */
+export async function signInFromSidebar(vs: VsCodeSession, username: string, password = 'demo'): Promise<void> {
+  await vs.openSidebar('ML Spanner');
+  await vs.waitForWelcomeButton('Sign In', { viewName: 'Environments' });
+  const idp = await vs.waitForExternalPage(() => vs.clickWelcomeButton('Sign In', 'Environments'));
+  await completeIdpLogin(idp, username, password);
+  await waitFor('the callback page', async () => (/signed in/i.test(await idp.locator('body').innerText()) ? true : undefined), 15_000);
+  await idp.close();
+  await vs.page.bringToFront();
+  await vs.waitForTreeItem('Environments', new RegExp(`^${username[0].toUpperCase()}${username.slice(1)} Example$`));
+}

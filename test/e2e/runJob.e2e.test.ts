@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/index';
 import { indexOfToken } from '../../src/core/redact';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { repoRoot, signInFromSidebar, startVsCode, waitFor, type VsCodeSession } from './harness';
 
 const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 
@@ -14,17 +14,6 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
   this.bail(true);
   let sandbox: Sandbox | undefined;
   let vs: VsCodeSession;
-
-  async function signInAs(username: string): Promise<void> {
-    await vs.openSidebar('ML Spanner');
-    await vs.waitForWelcomeButton('Sign In', { viewName: 'Environments' });
-    const idp = await vs.waitForExternalPage(() => vs.clickWelcomeButton('Sign In', 'Environments'));
-    await completeIdpLogin(idp, username, 'demo');
-    await waitFor('the callback page', async () => (/signed in/i.test(await idp.locator('body').innerText()) ? true : undefined), 15_000);
-    await idp.close();
-    await vs.page.bringToFront();
-    await vs.waitForTreeItem('Environments', new RegExp(`^${username[0].toUpperCase()}${username.slice(1)} Example$`));
-  }
 
   before(async function () {
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
@@ -50,7 +39,7 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
   });
 
   it('alice runs train-churn-model in staging and sees live progress', async function () {
-    await signInAs('alice');
+    await signInFromSidebar(vs, 'alice');
     await vs.runCommand('ML Spanner: Run Job in Staging…');
     await vs.pickQuickPickItem('train-churn-model');
     await vs.fillInputBox('snapshot=latest, max_depth=6');
@@ -106,7 +95,7 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     await vs.runCommand('ML Spanner: Sign Out');
     // A new browser profile for bob: the IdP's own session cookie belongs to alice.
     await vs.context.clearCookies();
-    await signInAs('bob');
+    await signInFromSidebar(vs, 'bob');
     // alice's run is hers: bob's Runs view does not list it.
     await waitFor('the Runs view to follow the signed-in user', async () => ((await vs.treeRows('Runs')).some((r) => r.label.includes('train-churn-model')) ? undefined : true), 10_000);
     await vs.runCommand('Notifications: Clear All Notifications');
@@ -121,7 +110,7 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
   it('carol runs a job in prod only after confirming with a reason, which the access log keeps', async function () {
     await vs.runCommand('ML Spanner: Sign Out');
     await vs.context.clearCookies();
-    await signInAs('carol');
+    await signInFromSidebar(vs, 'carol');
     await vs.runCommand('Notifications: Clear All Notifications');
     await vs.runCommand('ML Spanner: Run Job…');
     await vs.pickQuickPickItem(/\bprod\s*$/);

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/index';
-import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { repoRoot, signInFromSidebar, startVsCode, waitFor, type VsCodeSession } from './harness';
 
 const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 const NOTEBOOK = `# Databricks notebook source
@@ -35,13 +35,7 @@ describe('notebooks, cancel and reload (packaged extension in VS Code 1.100)', f
       trustedDomains: [new URL(sandbox.issuer).origin],
       workspaceFiles: { 'notebooks/churn_features.py': NOTEBOOK },
     });
-    await vs.openSidebar('ML Spanner');
-    const idp = await vs.waitForExternalPage(() => vs.clickWelcomeButton('Sign In', 'Environments'));
-    await completeIdpLogin(idp, 'carol', 'demo');
-    await waitFor('the callback page', async () => (/signed in/i.test(await idp.locator('body').innerText()) ? true : undefined), 15_000);
-    await idp.close();
-    await vs.page.bringToFront();
-    await vs.waitForTreeItem('Environments', /^Carol Example$/);
+    await signInFromSidebar(vs, 'carol');
   });
 
   afterEach(async function () {
