@@ -292,19 +292,21 @@ function makeSession(base: {
       // Focus the workbench first: F1 in a focused webview or external page would go elsewhere.
       await page.bringToFront();
       const input = page.locator('.quick-input-widget input.input');
-      await page.keyboard.press('F1');
-      // The palette animates in: give F1 time before trying the other shortcut, which would
-      // otherwise close a palette that was just opening.
-      const opened = await input.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false);
-      if (!opened) await page.keyboard.press('Control+Shift+P');
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.fill(`>${title}`);
       // The list re-renders while it filters; accept the focused match with Enter rather than
       // clicking a row that may be replaced under the pointer.
       const focused = page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused').filter({ hasText: title });
-      await focused.waitFor({ state: 'visible', timeout: 10_000 });
-      await input.press('Enter');
-      await focused.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+      // A notification that closes hands focus back to the editor, which closes a palette that
+      // was just opened: open it again (at most three times) rather than typing into nothing.
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await page.keyboard.press(attempt === 2 ? 'Control+Shift+P' : 'F1');
+        if (!(await input.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false))) continue;
+        if (!(await input.fill(`>${title}`, { timeout: 2_000 }).then(() => true, () => false))) continue;
+        if (!(await focused.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false))) continue;
+        await input.press('Enter');
+        await focused.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+        return;
+      }
+      throw new Error(`could not run "${title}" from the command palette`);
     },
     statusBarItem,
     readStatusBar,
