@@ -170,7 +170,8 @@ describe('DatabricksClient', () => {
   it('accepts https hosts and loopback http only', () => {
     assert.equal(normaliseWorkspaceHost('adb-1.azuredatabricks.net/'), 'https://adb-1.azuredatabricks.net');
     assert.equal(normaliseWorkspaceHost('http://127.0.0.1:8080'), 'http://127.0.0.1:8080');
-    assert.throws(() => normaliseWorkspaceHost('http://example.com'), /does not use https/);
+    assert.throws(() => normaliseWorkspaceHost('http://example.com'), /must be an https:\/\/ origin.*http:\/\/ only for loopback/);
+    assert.throws(() => normaliseWorkspaceHost('https://adb-1.azuredatabricks.net/some/path'), /origin only/);
     assert.throws(() => normaliseWorkspaceHost('https://u:p@example.com'), /must not contain credentials/);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
+import { checkEndpointUrl } from '../policy/endpointUrl';
 import { UserFacingError } from '../errors';
 import { tokenFingerprint } from '../fingerprint';
 import { createHttpClient, ServiceError, type HttpClientOptions } from '../http/HttpClient';
@@ -50,22 +51,15 @@ export function newIdempotencyToken(): string {
   return randomUUID();
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Validates a workspace host: https, or http for loopback only (DESIGN.md "Settings"). */
 export function normaliseWorkspaceHost(host: string): string {
-  let u: URL;
-  try {
-    u = new URL(host.includes('://') ? host : `https://${host}`);
-  } catch {
-    throw new UserFacingError('config', `The Databricks host "${host}" is not a valid URL.`, 'Set databricks.host to the workspace URL, e.g. https://adb-123.azuredatabricks.net.');
-  }
-  const loopback = LOOPBACK.has(u.hostname) || /^127\./.test(u.hostname);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback))
-    throw new UserFacingError('config', `The Databricks host ${u.origin} does not use https.`, 'Use an https:// workspace URL; plain http is accepted for loopback only.');
-  if (u.username || u.password)
-    throw new UserFacingError('config', 'The Databricks host must not contain credentials.', 'Remove the user name and password from the host setting.');
-  return u.origin;
+  // The same rule as every token-receiving setting (policy/endpointUrl.ts); a bare host name
+  // means https.
+  const checked = checkEndpointUrl(host.includes('://') ? host : `https://${host}`, { originOnly: true });
+  if ('error' in checked)
+    throw new UserFacingError('config', `The Databricks host "${host}" ${checked.error}.`, 'Set databricks.host to the workspace URL, e.g. https://adb-123.azuredatabricks.net.');
+  return checked.url;
 }
 
 function actionFor(e: ServiceError): string | undefined {
