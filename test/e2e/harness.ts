@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startSandbox, type Sandbox } from '../../sandbox/index';
 import {
   escapeRegExp,
   findCodeServer,
@@ -433,4 +434,44 @@ export async function signInFromSidebar(vs: VsCodeSession, username: string, pas
   await idp.close();
   await vs.page.bringToFront();
   await vs.waitForTreeItem('Environments', new RegExp(`^${username[0].toUpperCase()}${username.slice(1)} Example$`));
+}
+
+/** The packaged extension under test (`npm run test:e2e` builds it first). */
+export const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
+
+export interface SandboxedVsCode {
+  sandbox: Sandbox;
+  vs: VsCodeSession;
+  close(): Promise<void>;
+}
+
+/**
+ * The sandbox (IdP on 127.0.0.2 and every emulator, on free ports) and VS Code with the
+ * packaged extension pointed at it. `mlspanner.idp.flow` stays `auto`: a code-server reached on
+ * 127.0.0.1 means the browser runs on this machine, so the loopback redirect is chosen.
+ */
+export async function startWithSandbox(opts: { workspaceFiles?: Record<string, string> } = {}): Promise<SandboxedVsCode> {
+  if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
+  const sandbox = await startSandbox({ quiet: true });
+  try {
+    const vs = await startVsCode({
+      vsix: VSIX,
+      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },
+      // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
+      trustedDomains: [new URL(sandbox.issuer).origin],
+      workspaceFiles: opts.workspaceFiles,
+    });
+    return { sandbox, vs, close: async () => (await vs.close(), await sandbox.close()) };
+  } catch (e) {
+    await sandbox.close();
+    throw e;
+  }
+}
+
+/** After a failed step: a screenshot of every tab and the extension's output channel. */
+export async function recordFailure(vs: VsCodeSession | undefined, test: Mocha.Test | undefined, prefix: string): Promise<void> {
+  if (test?.state !== 'failed' || !vs) return;
+  const name = `${prefix}-${test.title.replace(/\W+/g, '-')}`;
+  for (const [i, page] of vs.context.pages().entries()) await vs.screenshot(i === 0 ? name : `${name}-tab${i}`, page).catch(() => undefined);
+  console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}\n--- all logs: test-results/vscode-logs.txt`);
 }

@@ -3,39 +3,27 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startSandbox, type Sandbox } from '../../sandbox/index';
 import { indexOfToken } from '../../src/core/redact';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { repoRoot, signInFromSidebar, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
-const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 
 describe('Run Job in Staging (packaged extension in VS Code 1.100)', function () {
   this.bail(true);
-  let sandbox: Sandbox | undefined;
+  let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 
   before(async function () {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-    // Free ports for the IdP (127.0.0.2) and every emulator.
-    sandbox = await startSandbox({ quiet: true });
-    vs = await startVsCode({
-      vsix: VSIX,
-      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },
-      trustedDomains: [new URL(sandbox.issuer).origin],
-    });
+    env = await startWithSandbox();
+    vs = env.vs;
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state !== 'failed' || !vs) return;
-    const name = `failed-run-${this.currentTest.title.replace(/\W+/g, '-')}`;
-    for (const [i, page] of vs.context.pages().entries()) await vs.screenshot(i === 0 ? name : `${name}-tab${i}`, page).catch(() => undefined);
-    console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}`);
+    await recordFailure(vs, this.currentTest, 'failed-run');
   });
 
   after(async function () {
-    await vs?.close();
-    await sandbox?.close();
+    await env?.close();
   });
 
   it('alice runs train-churn-model in staging and sees live progress', async function () {

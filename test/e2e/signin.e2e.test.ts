@@ -1,13 +1,10 @@
 // Acceptance: the packaged extension in real VS Code signs in against the sandbox IdP from the
 // sidebar, shows who is signed in and a ticking expiry countdown, and signs out again.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startSandbox, type Sandbox } from '../../sandbox/index';
-import { completeIdpLogin, repoRoot, startVsCode, waitFor, type VsCodeSession } from './harness';
+import type { Sandbox } from '../../sandbox/index';
+import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, startWithSandbox, waitFor } from './harness';
 
-const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 const COUNTDOWN = /\d+:\d\d/;
 
 /** "staging 14:59" or "1:02:03" → seconds left. */
@@ -21,39 +18,22 @@ describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.1
   // Each step builds on the previous one; after a failure the rest would only add noise.
   this.bail(true);
 
+  let env: SandboxedVsCode | undefined;
   let sandbox: Sandbox | undefined;
   let vs: VsCodeSession;
 
   before(async function () {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-    // Free ports for the IdP (127.0.0.2) and every emulator.
-    sandbox = await startSandbox({ quiet: true });
-    vs = await startVsCode({
-      vsix: VSIX,
-      settings: {
-        'mlspanner.idp.issuer': sandbox.issuer,
-        'mlspanner.idp.clientId': sandbox.clientId,
-        'mlspanner.environments': sandbox.environments,
-        // mlspanner.idp.flow stays `auto`: a code-server reached on 127.0.0.1 means the browser
-        // runs on this machine, so the loopback redirect is chosen.
-      },
-      // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
-      trustedDomains: [new URL(sandbox.issuer).origin],
-    });
+    env = await startWithSandbox();
+    sandbox = env.sandbox;
+    vs = env.vs;
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state !== 'failed' || !vs) return;
-    const name = `failed-${this.currentTest.title.replace(/\W+/g, '-')}`;
-    for (const [i, page] of vs.context.pages().entries()) {
-      await vs.screenshot(i === 0 ? name : `${name}-tab${i}`, page).catch(() => undefined);
-    }
-    console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}\n--- all logs: test-results/vscode-logs.txt`);
+    await recordFailure(vs, this.currentTest, 'failed');
   });
 
   after(async function () {
-    await vs?.close();
-    await sandbox?.close();
+    await env?.close();
   });
 
   it('shows the welcome view with a Sign In button', async function () {

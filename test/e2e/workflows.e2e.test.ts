@@ -3,10 +3,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startSandbox, type Sandbox } from '../../sandbox/index';
-import { repoRoot, signInFromSidebar, startVsCode, waitFor, type VsCodeSession } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
-const VSIX = process.env.MLSPANNER_VSIX ?? path.join(repoRoot, 'dist', 'mlspanner.vsix');
 const NOTEBOOK = `# Databricks notebook source
 features = ["events_90d", "sessions_90d", "days_since_last_seen"]
 
@@ -17,7 +15,7 @@ dbutils.notebook.exit("wrote 3 churn features")
 
 describe('notebooks, cancel and reload (packaged extension in VS Code 1.100)', function () {
   this.bail(true);
-  let sandbox: Sandbox | undefined;
+  let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 
   /** Accepts the job's default parameters once their input box has replaced the job list. */
@@ -27,26 +25,17 @@ describe('notebooks, cancel and reload (packaged extension in VS Code 1.100)', f
   }
 
   before(async function () {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-    sandbox = await startSandbox({ quiet: true });
-    vs = await startVsCode({
-      vsix: VSIX,
-      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },
-      trustedDomains: [new URL(sandbox.issuer).origin],
-      workspaceFiles: { 'notebooks/churn_features.py': NOTEBOOK },
-    });
+    env = await startWithSandbox({ workspaceFiles: { 'notebooks/churn_features.py': NOTEBOOK } });
+    vs = env.vs;
     await signInFromSidebar(vs, 'carol');
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state !== 'failed' || !vs) return;
-    await vs.screenshot(`failed-workflow-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    console.log(`\n--- "ML Spanner" output channel\n${vs.outputChannel()}`);
+    await recordFailure(vs, this.currentTest, 'failed-workflow');
   });
 
   after(async function () {
-    await vs?.close();
-    await sandbox?.close();
+    await env?.close();
   });
 
   it('runs the open notebook in dev and shows its output', async function () {
