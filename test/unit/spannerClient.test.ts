@@ -1,41 +1,12 @@
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { UserFacingError } from '../../src/core/errors';
 import { ServiceError } from '../../src/core/http/HttpClient';
 import { SpannerClient } from '../../src/core/spanner/SpannerClient';
+import { scriptedServer as scripted, type Reply } from './fakes/scriptedServer';
 
 const DB = 'projects/p/instances/i/databases/d';
 
-interface Seen {
-  method: string;
-  path: string;
-  auth?: string;
-  body?: Record<string, unknown>;
-}
-type Reply = { status: number; body: unknown };
-
-/** A loopback server answering from a script of replies, recording what it was sent. */
-async function scriptedServer(replies: Reply[]) {
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      seen.push({ method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined });
-      const r = replies.shift() ?? { status: 500, body: { error: { code: 500, message: 'script exhausted', status: 'INTERNAL' } } };
-      res.writeHead(r.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(r.body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
+const scriptedServer = (replies: Reply[]) => scripted(replies, { error: { code: 500, message: 'script exhausted', status: 'INTERNAL' } });
 
 const session = (n: number): Reply => ({ status: 200, body: { name: `${DB}/sessions/s${n}` } });
 const resultSet: Reply = { status: 200, body: { metadata: { rowType: { fields: [{ name: 'x', type: { code: 'INT64' } }] } }, rows: [['1']] } };
