@@ -10,7 +10,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DatabricksDiscovery, exchangeDatabricksToken } from '../src/core/credentials/exchangeDatabricksToken';
 import { DatabricksClient, type DatabricksJobsApi } from '../src/core/databricks/DatabricksClient';
+import { createHttpClient } from '../src/core/http/HttpClient';
 import { JobRunner, MemoryRunStore, type JobRunnerOptions } from '../src/core/databricks/JobRunner';
 import {
   DEFAULT_FAR_CAP_MS,
@@ -94,16 +96,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 async function measure(issuer: TestIssuer, runnerOptions: Pick<JobRunnerOptions, 'schedule' | 'useRunHistory'>): Promise<Row[]> {
   const ws = await startDatabricksWorkspace({ host: '127.0.0.1', port: 0, name: 'bench', trust: issuer.trust, quiet: true, jobs: benchJobs.map((j) => j.spec), now, jitter: JITTER, seed: SEED });
   try {
-    const res = await fetch(`${ws.url}/oidc/v1/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        subject_token: await issuer.sign(),
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        scope: 'all-apis',
-      }),
-    });
-    const token = ((await res.json()) as { access_token: string }).access_token;
+    // The same federation exchange the extension makes (RFC 8693 at the discovered endpoint).
+    const http = (service: string) => createHttpClient({ service });
+    const issued = await exchangeDatabricksToken(http, new DatabricksDiscovery(http), { environment: 'bench', host: ws.url, scopes: ['all-apis'], subjectToken: await issuer.sign(), now: Date.now() });
+    if (issued.kind !== 'bearer') throw new Error('expected a Databricks bearer token');
+    const token = issued.accessToken;
     const lister = new DatabricksClient(ws.url, async () => token);
     const ids = new Map((await lister.listAllJobs()).map((j) => [j.settings?.name ?? '', j.job_id ?? 0]));
     return await Promise.all(

@@ -202,17 +202,9 @@ export async function startVsCode(opts: VsCodeOptions): Promise<VsCodeSession> {
   }
 }
 
-function makeSession(base: {
-  page: Page;
-  context: BrowserContext;
-  browser: Browser;
-  baseUrl: string;
-  folder: string;
-  userDataDir: string;
-  resultsDir: string;
-  logs(): string;
-  close(): Promise<void>;
-}): VsCodeSession {
+function makeSession(
+  base: Pick<VsCodeSession, 'page' | 'context' | 'browser' | 'baseUrl' | 'folder' | 'userDataDir' | 'resultsDir' | 'logs' | 'close'>,
+): VsCodeSession {
   const { page, context } = base;
 
   const view = (name: string): Locator =>
