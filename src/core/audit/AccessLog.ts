@@ -14,6 +14,7 @@ export type AccessEventType =
   | 'credentialRevoked'
   | 'credentialDenied'
   | 'credentialFailed'
+  | 'credentialFetched'
   | 'jobRequested'
   | 'jobStarted'
   | 'jobFinished'
