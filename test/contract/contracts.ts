@@ -1,11 +1,29 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** The shared machine-readable contracts (CONTRACTS.md): ../shared/contracts from the repo root. */
-export const CONTRACTS_DIR = process.env.MLSPANNER_CONTRACTS_DIR ?? resolve(__dirname, '../../../shared/contracts');
+/**
+ * The machine-readable wire contracts of the real services, copied into the repository
+ * (fixtures/SOURCES.md says where each came from). MLSPANNER_CONTRACTS_DIR checks against
+ * another copy with the same file names, e.g. newer versions.
+ */
+export const CONTRACTS_DIR = process.env.MLSPANNER_CONTRACTS_DIR ?? resolve(__dirname, 'fixtures');
+
+/** Absolute path of a contract file; a clear error when it is missing. */
+export function contractPath(file: string): string {
+  const full = resolve(CONTRACTS_DIR, file);
+  if (!existsSync(full)) {
+    const from = process.env.MLSPANNER_CONTRACTS_DIR ? `MLSPANNER_CONTRACTS_DIR (${CONTRACTS_DIR})` : 'test/contract/fixtures';
+    throw new Error(`contract file ${file} is not in ${from}; see test/contract/fixtures/SOURCES.md for the files the tests read`);
+  }
+  return full;
+}
+
+export function readContract(file: string): string {
+  return readFileSync(contractPath(file), 'utf8');
+}
 
 export function loadContract<T = unknown>(file: string): T {
-  return JSON.parse(readFileSync(resolve(CONTRACTS_DIR, file), 'utf8')) as T;
+  return JSON.parse(readContract(file)) as T;
 }
 
 export interface DiscoverySchema {

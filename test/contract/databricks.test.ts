@@ -1,17 +1,14 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { parse } from 'yaml';
 import { startDatabricksWorkspace, type DatabricksWorkspaceHandle } from '../../sandbox/databricks/DatabricksWorkspace';
 import { startTestIssuer, type TestIssuer } from '../integration/databricksTestIssuer';
+import { loadContract, readContract } from './contracts';
 
 /**
  * The workspace emulator against the machine-readable contracts (CONTRACTS.md: "a contract test
  * should check the emulator against the machine-readable files"): response field names ⊆ the
  * official SDK's dataclass fields, enum values ⊆ its enums, errors match the OpenAPI Error schema.
  */
-const repoRoot = path.resolve(__dirname, '../..');
-const contractsDir = process.env.MLSPANNER_CONTRACTS_DIR ?? path.resolve(repoRoot, '../shared/contracts');
 
 interface FieldSpec {
   name: string;
@@ -21,8 +18,8 @@ interface SdkFields {
   types: Record<string, FieldSpec[]>;
   enums: Record<string, string[]>;
 }
-const sdk = JSON.parse(readFileSync(path.join(contractsDir, 'databricks-sdk-py-jobs-workspace-fields.json'), 'utf8')) as SdkFields;
-const openapi = parse(readFileSync(path.join(contractsDir, 'databricks-jobs-2.1-aws.openapi.yaml'), 'utf8')) as {
+const sdk = loadContract<SdkFields>('databricks-sdk-py-jobs-workspace-fields.json');
+const openapi = parse(readContract('databricks-jobs-2.1-aws.openapi.yaml')) as {
   components: { schemas: { Error: { properties: Record<string, { type: string }> } } };
 };
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { SpannerClient } from '../../src/core/spanner/SpannerClient';
 import type { GoogleAccessToken } from '../../sandbox/google/GoogleEmulator';
 import { demoContent } from '../../sandbox/spanner/demoData';
@@ -17,7 +16,7 @@ import {
   TRANSACTION_SELECTOR_FIELDS,
   type SpannerEmulator,
 } from '../../sandbox/spanner/SpannerEmulator';
-import { CONTRACTS_DIR } from './contracts';
+import { contractPath } from './contracts';
 
 // ---- a reader for the .proto files: messages (with nested ones), fields, enums, HTTP bindings ----
 
@@ -240,8 +239,7 @@ function templateRegex(template: string): RegExp {
 
 // ---- the contract ----
 
-const PROTO_DIR = resolve(CONTRACTS_DIR, 'spanner-v1-protos');
-const protos = parseProtos(['spanner.proto', 'result_set.proto', 'type.proto', 'transaction.proto'].map((f) => resolve(PROTO_DIR, f)));
+const protos = parseProtos(['spanner.proto', 'result_set.proto', 'type.proto', 'transaction.proto'].map((f) => contractPath(`spanner-v1-protos/${f}`)));
 const DB = 'projects/ml-sandbox/instances/ml/databases/features';
 const TOKEN = 'ya29.contract-test-token';
 
