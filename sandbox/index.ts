@@ -16,8 +16,14 @@ export interface SandboxOptions {
   idpHost?: string;
   /** 0 or absent = a free port. */
   idpPort?: number;
-  /** Host of the cloud emulators; default 127.0.0.1. */
+  /** Host of the Google, Spanner and AWS emulators; default 127.0.0.1. */
   servicesHost?: string;
+  /**
+   * Host of the Databricks workspaces; default 127.0.0.4 (DATABRICKS_HOST_DEFAULT). Not 127.0.0.1
+   * or localhost: code-server rewrites links to those onto its own port proxy and drops their
+   * path and query, so "Open Run Page" would land on code-server instead of the run page.
+   */
+  databricksHost?: string;
   ports?: Partial<Record<SandboxService, number>>;
   idTokenTtlSeconds?: number;
   accessTokenTtlSeconds?: number;
@@ -41,7 +47,7 @@ export interface Sandbox {
   issuer: string;
   clientId: string;
   users: SandboxUser[];
-  /** Workspace origins, e.g. http://127.0.0.1:9421. */
+  /** Workspace origins, e.g. http://127.0.0.4:9421. */
   databricks: Record<SandboxEnvironment, string>;
   google: {
     /** Base URL: the exchange is POST {stsUrl}/v1/token (the `spanner.stsEndpoint` value). */
@@ -72,6 +78,10 @@ export const SANDBOX_PROJECT = 'ml-sandbox';
 export const SANDBOX_PROJECT_NUMBER = '123456789';
 export const SANDBOX_AWS_ACCOUNT = '111122223333';
 export const SANDBOX_WORKLOAD_IDENTITY_AUDIENCE = `//iam.googleapis.com/projects/${SANDBOX_PROJECT_NUMBER}/locations/global/workloadIdentityPools/ml-pool/providers/sandbox-idp`;
+/** The IdP's default address (see IdentityProvider.ts); the other emulators use 127.0.0.1. */
+export const IDP_HOST_DEFAULT = '127.0.0.2';
+/** Run pages are opened in the browser from VS Code: an address code-server leaves alone. */
+export const DATABRICKS_HOST_DEFAULT = '127.0.0.4';
 const ENVIRONMENTS: readonly SandboxEnvironment[] = ['dev', 'staging', 'prod'];
 const DATABRICKS_PORT_KEY: Record<SandboxEnvironment, SandboxService> = { dev: 'databricksDev', staging: 'databricksStaging', prod: 'databricksProd' };
 
@@ -148,7 +158,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   };
   try {
     const idp: SandboxIdentityProvider = await startIdentityProvider({
-      host: opts.idpHost ?? '127.0.0.2',
+      host: opts.idpHost ?? IDP_HOST_DEFAULT,
       port: opts.idpPort ?? 0,
       idTokenTtlSeconds: opts.idTokenTtlSeconds,
       accessTokenTtlSeconds: opts.accessTokenTtlSeconds,
@@ -199,7 +209,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const databricks = {} as Record<SandboxEnvironment, string>;
     for (const env of ENVIRONMENTS) {
       const workspace = await startDatabricksWorkspace({
-        host: servicesHost,
+        host: opts.databricksHost ?? DATABRICKS_HOST_DEFAULT,
         port: ports[DATABRICKS_PORT_KEY[env]] ?? 0,
         name: env,
         trust: federationTrustOf(trust),
@@ -238,6 +248,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     };
   } catch (e) {
     await closeAll().catch(() => undefined);
-    throw e;
+    throw explainListenError(e);
   }
+}
+
+/** EADDRNOTAVAIL / EADDRINUSE from listen(): say which address and what to do. */
+function explainListenError(e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = err.address ? `${err.address}${err.port ? `:${err.port}` : ''}` : undefined;
+  if (err.code === 'EADDRNOTAVAIL' && where)
+    return new Error(
+      `The sandbox cannot listen on ${where}: this machine has no such loopback address. Linux answers on all of 127.0.0.0/8; ` +
+        `on macOS add it once with \`sudo ifconfig lo0 alias ${err.address} up\`.`,
+      { cause: e },
+    );
+  if (err.code === 'EADDRINUSE' && where)
+    return new Error(`The sandbox cannot listen on ${where}: the port is in use (is another sandbox or demo running?). Stop it, or choose other ports.`, { cause: e });
+  return e;
 }

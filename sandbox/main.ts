@@ -1,9 +1,9 @@
-import { startSandbox, type SandboxOptions, type SandboxService } from './index';
+import { DATABRICKS_HOST_DEFAULT, IDP_HOST_DEFAULT, startSandbox, type SandboxOptions, type SandboxService } from './index';
 import { TRUST_ENV, trustFromEnv } from './trust';
 
 /**
  * `npm run sandbox`: the IdP and every emulator on fixed ports, for the demo and manual runs.
- * Flags (or env): --idp-host (MLSPANNER_SANDBOX_IDP_HOST), --idp-port, --services-host,
+ * Flags (or env): --idp-host (MLSPANNER_SANDBOX_IDP_HOST), --idp-port, --services-host, --databricks-host,
  * --google-port, --spanner-port, --aws-port, --databricks-dev-port, --databricks-staging-port,
  * --databricks-prod-port, --state-dir, --quiet, --trusted-issuer, --trusted-audience,
  * --subject-claim, --groups-claim.
@@ -43,7 +43,7 @@ function portOption(args: Map<string, string>, flag: string, fallback: number): 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.has('help')) {
-    console.log(`usage: npm run sandbox -- [--idp-host 127.0.0.2] [--idp-port 9400] [--services-host 127.0.0.1]
+    console.log(`usage: npm run sandbox -- [--idp-host ${IDP_HOST_DEFAULT}] [--idp-port 9400] [--services-host 127.0.0.1] [--databricks-host ${DATABRICKS_HOST_DEFAULT}]
   [--google-port 9411] [--spanner-port 9413] [--aws-port 9412] [--databricks-dev-port 9421] [--databricks-staging-port 9422]
   [--databricks-prod-port 9423] [--state-dir DIR] [--quiet]
   [--trusted-issuer URL] [--trusted-audience AUD] [--subject-claim sub] [--groups-claim groups]
@@ -51,9 +51,10 @@ Every flag also reads MLSPANNER_SANDBOX_<FLAG> (e.g. ${envName('idp-port')}); tr
     return;
   }
   const opts: SandboxOptions = {
-    idpHost: option(args, 'idp-host') ?? '127.0.0.2',
+    idpHost: option(args, 'idp-host') ?? IDP_HOST_DEFAULT,
     idpPort: portOption(args, 'idp-port', 9400),
     servicesHost: option(args, 'services-host') ?? '127.0.0.1',
+    databricksHost: option(args, 'databricks-host') ?? DATABRICKS_HOST_DEFAULT,
     ports: {
       google: portOption(args, 'google-port', DEFAULT_PORTS.google),
       spanner: portOption(args, 'spanner-port', DEFAULT_PORTS.spanner),

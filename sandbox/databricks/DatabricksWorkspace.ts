@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyFederatedJwt, TokenRejected, type FederationTrust } from '../verifyJwt';
+import { escapeHtml, parseRunPagePath, renderRunPage, runPagePath } from './RunPage';
 
 /**
  * A Databricks workspace emulator on loopback: OAuth discovery, RFC 8693 token federation,
@@ -464,7 +465,8 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     // cleanup_duration is the TERMINATING phase: teardown after the task ended or was cancelled.
     const cleanupFrom = tl.cancelled ? (r.cancelledAt ?? tl.runningEnd) : tl.runningEnd;
     const cleanup = Math.max(0, Math.min(t, tl.end) - cleanupFrom);
-    const runPageUrl = r.jobId !== undefined ? `${url}/?o=${orgId}#job/${r.jobId}/run/${r.runId}` : `${url}/?o=${orgId}#job/runs/${r.runId}`;
+    // A path the emulator serves (RunPage.ts), as Databricks' current run links are.
+    const runPageUrl = `${url}${runPagePath(r.runId, r.jobId)}?o=${orgId}`;
     const task: Record<string, unknown> = {
       run_id: r.task.runId,
       task_key: r.task.taskKey,
@@ -477,7 +479,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
       execution_duration: execution,
       cleanup_duration: cleanup,
       attempt_number: 0,
-      run_page_url: `${url}/?o=${orgId}#job/runs/${r.task.runId}`,
+      run_page_url: `${url}${runPagePath(r.task.runId, r.jobId)}?o=${orgId}`,
     };
     if (r.task.existingClusterId) task.existing_cluster_id = r.task.existingClusterId;
     const view: Record<string, unknown> = {
@@ -888,6 +890,49 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     }
   }
 
+  /** GET /jobs/{job_id}/runs/{run_id} (or a task run id, or /jobs/runs/{run_id}): the run page, for a browser. */
+  function serveRunPage(res: http.ServerResponse, pathname: string): void {
+    const where = parseRunPagePath(pathname);
+    const run = where && (runs.get(where.runId) ?? runs.get(taskRunToRun.get(where.runId) ?? -1));
+    const html = (status: number, body: string) => {
+      res.writeHead(status, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(body);
+    };
+    if (!run || (where.jobId !== undefined && where.jobId !== run.jobId)) {
+      const what = where ? `Run ${where.runId}${where.jobId !== undefined ? ` of job ${where.jobId}` : ''}` : 'This page';
+      return html(404, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Not found</title></head><body><p>${escapeHtml(what)} does not exist in workspace ${escapeHtml(opts.name)}.</p></body></html>\n`);
+    }
+    const { view, task, done } = runView(run);
+    const state = view.state as { life_cycle_state: string; result_state?: string; state_message: string };
+    const taskState = task.state as { life_cycle_state: string; result_state?: string };
+    const failed = done && state.result_state !== 'SUCCESS' && state.result_state !== 'CANCELED';
+    html(
+      200,
+      renderRunPage({
+        workspace: opts.name,
+        runId: run.runId,
+        jobId: run.jobId,
+        runName: run.runName,
+        creator: run.creator,
+        lifeCycleState: state.life_cycle_state,
+        resultState: state.result_state,
+        stateMessage: state.state_message,
+        startTime: view.start_time as number,
+        endTime: view.end_time as number,
+        now: now(),
+        parameters: (run.jobParameters ?? []).map((p) => ({ name: p.name, value: p.value ?? p.default ?? '' })),
+        tasks: [{ taskKey: run.task.taskKey, runId: run.task.runId, notebookPath: run.task.notebookPath, lifeCycleState: taskState.life_cycle_state, resultState: taskState.result_state }],
+        output: done && state.result_state === 'SUCCESS' ? (run.output ?? '') : undefined,
+        error: failed ? (run.error ?? 'Task failed.') : undefined,
+      }),
+    );
+  }
+
   function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
@@ -900,6 +945,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     void (async () => {
       try {
         if (u.pathname.startsWith('/__sandbox/')) return send(res, 200, await handleSandbox(req, u));
+        if (method === 'GET' && u.pathname.startsWith('/jobs/')) return serveRunPage(res, u.pathname);
         stats.requests[`${method} ${u.pathname}`] = (stats.requests[`${method} ${u.pathname}`] ?? 0) + 1;
         if (method === 'GET' && (u.pathname === '/oidc/.well-known/oauth-authorization-server' || u.pathname === '/oidc/.well-known/openid-configuration'))
           return send(res, 200, oauthMetadata());

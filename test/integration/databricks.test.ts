@@ -164,7 +164,7 @@ describe('Databricks integration (workspace emulator over HTTP)', function () {
       progress.map((p) => p.state.life_cycle_state),
       ['QUEUED', 'PENDING', 'RUNNING', 'TERMINATING', 'TERMINATED'],
     );
-    assert.match(result.record.runPageUrl ?? '', new RegExp(`^${ws.url}/\\?o=\\d+#job/${job.job_id}/run/${result.record.runId}$`));
+    assert.match(result.record.runPageUrl ?? '', new RegExp(`^${ws.url}/jobs/${job.job_id}/runs/${result.record.runId}\\?o=\\d+$`));
     const run = await client.getRun(result.record.runId);
     assert.deepEqual(run.job_parameters?.find((p) => p.name === 'snapshot'), { name: 'snapshot', default: 'latest', value: '2024-06-01' });
     assert.ok((run.end_time ?? 0) > (run.start_time ?? 0));
