@@ -11,16 +11,35 @@ export type ErrorKind =
   | 'service' // a service answered with an error
   | 'protocol'; // a malformed or unexpected response
 
+/** A button an error offers: a command and its arguments. */
+export interface Remedy {
+  title: string;
+  command: string;
+  args?: unknown[];
+}
+
+/** The remedies messages name; each error says which of them apply, nothing is derived from its kind. */
+export const Remedies = {
+  signIn: { title: 'Sign In', command: 'mlspanner.signIn' },
+  openSettings: (query = 'mlspanner'): Remedy => ({ title: 'Open Settings', command: 'workbench.action.openSettings', args: [query] }),
+  explainAccess: (environment?: string): Remedy => ({ title: 'Explain Access', command: 'mlspanner.explainAccess', args: environment ? [{ args: { environment } }] : [] }),
+  runJobInStaging: { title: 'Run Job in Staging…', command: 'mlspanner.runJobInStaging' },
+  retry: (command: string, args: unknown[] = []): Remedy => ({ title: 'Retry', command, args }),
+} as const;
+
 export class UserFacingError extends Error {
   override readonly name = 'UserFacingError';
+  /** The buttons the notification offers (besides Show Log). */
+  readonly remedies: readonly Remedy[];
   constructor(
     readonly kind: ErrorKind,
     message: string,
     readonly action?: string,
     readonly detail?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; remedies?: readonly Remedy[] },
   ) {
     super(message, options);
+    this.remedies = options?.remedies ?? [];
   }
 
   /** "What failed. Why. What to do." in one line, for a notification. */

@@ -6,7 +6,9 @@ import type { AccessEventInput } from '../../src/core/audit/AccessLog';
 import type { IdentitySession, IdentitySource } from '../../src/core/auth/IdentitySession';
 import { assumeAwsRole } from '../../src/core/credentials/assumeAwsRole';
 import { cappedExpiry, credentialState, refreshMarginMs, type HttpFactory } from '../../src/core/credentials/Credential';
-import { credentialCacheKey, CredentialBroker } from '../../src/core/credentials/CredentialBroker';
+import { credentialCacheKey } from '../../src/core/credentials/CredentialBroker';
+import { AccessGate } from '../../src/core/access/AccessGate';
+import type { Credential } from '../../src/core/credentials/Credential';
 import { DatabricksDiscovery, exchangeDatabricksToken } from '../../src/core/credentials/exchangeDatabricksToken';
 import { exchangeGoogleToken } from '../../src/core/credentials/exchangeGoogleToken';
 import { UserFacingError } from '../../src/core/errors';
@@ -322,7 +324,22 @@ describe('CredentialBroker', () => {
   let events: AccessEventInput[];
   let identity: FakeIdentity;
   let env: Record<string, unknown>;
-  let broker: CredentialBroker;
+  let gate: AccessGate;
+  /** Every credential through the gate: confirm environments get a test reason. */
+  const broker = {
+    get: async (environment: string, target: string, opts?: { forceRefresh?: boolean }): Promise<Credential> => {
+      const d = gate.request({ environment, purpose: 'refresh', targets: [target] });
+      if (d.kind === 'denied') throw d.error;
+      const grant = d.kind === 'granted' ? d.grant : gate.confirm({ environment, purpose: 'refresh', targets: [target] }, 'unit test');
+      return gate.credential(grant, target, opts);
+    },
+    peek: () => gate.credentials.peek(),
+    revoke: (e: string, t?: string) => gate.credentials.revoke(e, t),
+    clear: () => gate.credentials.clear(),
+    nearestExpiry: () => gate.credentials.nearestExpiry(),
+    onDidChange: (l: () => void) => gate.credentials.onDidChange(l),
+    startAutoRefresh: (o?: { idleMs?: number; retryMs?: number }) => gate.startAutoRefresh(o),
+  };
 
   before(() => svc.start());
   after(() => svc.close());
@@ -333,7 +350,7 @@ describe('CredentialBroker', () => {
     events = [];
     identity = new FakeIdentity(['ml-dev', 'ml-staging']);
     env = settings(svc.url);
-    broker = new CredentialBroker({
+    gate = new AccessGate({
       identity,
       environments: () => resolveEnvironments(env),
       http: noRetry,
@@ -342,7 +359,7 @@ describe('CredentialBroker', () => {
       timers: clock,
     });
   });
-  afterEach(() => broker.dispose());
+  afterEach(() => gate.dispose());
 
   it('issues, caches and records a fingerprint, never the token', async () => {
     const c = await broker.get('dev', 'databricks');
@@ -353,7 +370,7 @@ describe('CredentialBroker', () => {
     assert.equal(events.length, 1);
     const e = events[0];
     assert.equal(e.type, 'credentialIssued');
-    assert.equal(e.tokenFingerprint, tokenFingerprint(c.target === 'databricks' ? c.accessToken : ''));
+    assert.equal(e.tokenFingerprint, tokenFingerprint(c.kind === 'bearer' ? c.accessToken : ''));
     assert.equal(e.environment, 'dev');
     assert.deepEqual(e.actor, { issuer: 'https://idp.example.com', subject: 'alice', name: 'Alice' });
     assert.equal(looksLikeToken(JSON.stringify(events)), false);
@@ -371,19 +388,20 @@ describe('CredentialBroker', () => {
     assert.equal(svc.seen.at(-1)?.form.get('DurationSeconds'), '900');
     assert.equal(svc.seen.at(-1)?.form.get('WebIdentityToken'), identity.session!.idToken);
     assert.equal(a.expiresAt, T0 + 900_000);
-    assert.equal(a.target === 'aws' && a.fingerprint, tokenFingerprint(a.target === 'aws' ? a.sessionToken : ''));
+    assert.equal(a.kind === 'aws' && a.fingerprint, tokenFingerprint(a.kind === 'aws' ? a.sessionToken : ''));
   });
 
-  it('denies by group with the reason, records credentialDenied and makes no request', async () => {
+  it('denies by group with the reason, records accessDenied with the purpose and makes no request', async () => {
     await assert.rejects(broker.get('prod', 'databricks'), (e: UserFacingError) => {
       assert.equal(e.kind, 'denied');
-      assert.equal(e.message, 'Access to databricks in "prod" denied: requires one of groups ml-prod; you have ml-dev, ml-staging.');
+      assert.equal(e.message, 'Access to Databricks token in "prod" denied: requires one of groups ml-prod; you have ml-dev, ml-staging.');
+      assert.deepEqual(e.remedies.map((r) => r.command), ['mlspanner.explainAccess']);
       return true;
     });
     assert.equal(svc.seen.length, 0);
     assert.deepEqual(
-      events.map((e) => [e.type, e.outcome, e.environment, e.target, e.reason]),
-      [['credentialDenied', 'denied', 'prod', 'databricks', 'requires one of groups ml-prod; you have ml-dev, ml-staging']],
+      events.map((e) => [e.type, e.outcome, e.environment, e.target, e.purpose, e.reason]),
+      [['accessDenied', 'denied', 'prod', 'databricks', 'refresh', 'Access to Databricks token in "prod" denied: requires one of groups ml-prod; you have ml-dev, ml-staging.']],
     );
   });
 
@@ -392,7 +410,7 @@ describe('CredentialBroker', () => {
     await assert.rejects(broker.get('qa', 'aws'), /Environment "qa" is not usable: mlspanner\.environments\.qa\.extends: unknown environment "nowhere"/);
     await assert.rejects(broker.get('perf', 'aws'), (e: UserFacingError) => e.kind === 'config' && /no environment named "perf" \(known: dev, staging, prod\)/.test(e.message));
     identity.session = undefined;
-    await assert.rejects(broker.get('dev', 'aws'), (e: UserFacingError) => e.kind === 'auth' && /Sign In/.test(e.action!));
+    await assert.rejects(broker.get('dev', 'aws'), (e: UserFacingError) => e.kind === 'auth' && e.remedies.some((r) => r.command === 'mlspanner.signIn'));
   });
 
   it('shares one in-flight request among concurrent callers', async () => {

@@ -5,6 +5,7 @@ import { checkEndpointUrl, isLoopbackHost } from '../../src/core/policy/endpoint
 import { formatProblem, isProdLikeName } from '../../src/core/policy/Environment';
 import { parseBundleTargets } from '../../src/core/policy/parseBundleTargets';
 import { FIELD_PATTERNS, KNOWN_PROPERTIES, resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
+import { decideAccess } from '../../src/core/policy/decideAccess';
 
 const AUD = '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/ml-pool/providers/corp';
 
@@ -170,7 +171,8 @@ describe('environment resolution', () => {
   });
 
   it('accepts an absent setting as no environments', () => {
-    assert.deepEqual(resolveEnvironments(undefined), { environments: {}, problems: [] });
+    const r = resolveEnvironments(undefined);
+    assert.deepEqual({ environments: { ...r.environments }, problems: r.problems }, { environments: {}, problems: [] });
     assert.deepEqual(problemsOf(null), []);
   });
 });
@@ -265,7 +267,7 @@ targets:
     assert.match(formatProblem(b.problems[0]), /^bundle\/databricks\.yml: is not valid YAML/);
   });
 
-  it('merges with settings: explicit settings win, bundle beats inherited, bundle-only targets become environments', () => {
+  it('merges with settings: explicit settings win, inherited settings win too, the bundle fills only what they leave open', () => {
     const b = parseBundleTargets(yaml);
     const r = resolveEnvironments(
       {
@@ -277,12 +279,26 @@ targets:
     );
     assert.equal(r.environments.prod.databricks?.host, 'https://explicit.example.com');
     assert.deepEqual(r.environments.prod.origins['databricks.host'], { kind: 'own' });
-    assert.equal(r.environments.staging.databricks?.host, 'https://staging.cloud.databricks.com');
-    assert.deepEqual(r.environments.staging.origins['databricks.host'], { kind: 'bundle', source: 'databricks.yml' });
+    assert.equal(r.environments.staging.databricks?.host, 'https://base.example.com', 'a host the settings give through extends is not overridden by the bundle');
+    assert.deepEqual(r.environments.staging.origins['databricks.host'], { kind: 'inherited', from: 'base' });
     assert.deepEqual(r.environments.staging.requiredGroups, ['ml']);
+    assert.equal(r.environments.staging.definedBy, 'settings');
     assert.deepEqual(r.environments.dev.databricks, { host: 'https://default.cloud.databricks.com', scopes: ['all-apis'], subjectToken: 'idToken' });
+    assert.deepEqual(r.environments.dev.origins['databricks.host'], { kind: 'bundle', source: 'databricks.yml' });
+    assert.equal(r.environments.dev.definedBy, 'bundle');
     assert.equal(r.environments.dev.spanner, undefined);
     assert.equal(r.problems.length, 2, 'bundle problems are passed on');
+  });
+
+  it('fills a host the settings leave open, and a target only the bundle names is listed but not usable', () => {
+    const b = parseBundleTargets(yaml);
+    const r = resolveEnvironments({ base: { requiredGroups: ['ml'] }, staging: { extends: 'base' } }, b);
+    assert.equal(r.environments.staging.databricks?.host, 'https://staging.cloud.databricks.com');
+    assert.deepEqual(r.environments.staging.origins['databricks.host'], { kind: 'bundle', source: 'databricks.yml' });
+    const dev = decideAccess(r.environments.dev, ['ml', 'anything']);
+    assert.equal(dev.granted, false);
+    assert.match(dev.reason, /defined only by a databricks\.yml target; add mlspanner\.environments\.dev\.requiredGroups/);
+    assert.equal(dev.targets.databricks.granted, false);
   });
 });
 

@@ -68,7 +68,7 @@ describe('explain access', () => {
   const session = { issuer: 'https://idp.example.com', subject: 'u-42', name: 'Ada', groups: ['ml-dev'] };
 
   it('shows the effective definition, origins, decisions, caps and the token flow', () => {
-    const md = explainAccess(environments.prod, session);
+    const md = explainAccess(environments.prod, session, decideAccess(environments.prod, session.groups));
     const expected = [
       '# Access to `prod`',
       'Inherits: `prod` → `dev`',
@@ -93,7 +93,7 @@ describe('explain access', () => {
   });
 
   it('says every credential is denied when signed out, and which targets are not configured', () => {
-    const md = explainAccess(environments.open, undefined);
+    const md = explainAccess(environments.open, undefined, decideAccess(environments.open, []));
     assert.match(md, /\*\*Not signed in\*\*/);
     assert.match(md, /### Databricks: denied/);
     assert.match(md, /### AWS: not configured\n\n- AWS is not configured for "open" \(set mlspanner\.environments\.open\.aws\.roleArn\)/);

@@ -2,7 +2,8 @@ import type { AxiosInstance } from 'axios';
 import type { SubjectTokenKind } from '../auth/IdentitySession';
 import type { CredentialTarget } from '../policy/Environment';
 
-export type CredentialSource = 'federation' | 'sts' | 'impersonation' | 'assume-role-with-web-identity';
+/** How a credential was obtained: 'federation', 'sts', 'impersonation', 'assume-role-with-web-identity', ... */
+export type CredentialSource = string;
 
 /** Makes the HTTP client for a named service ("Databricks", "Google STS", ...). */
 export type HttpFactory = (service: string) => AxiosInstance;
@@ -25,15 +26,15 @@ interface CredentialBase {
   subjectTokenKind: SubjectTokenKind;
 }
 
-/** A bearer token (Databricks OAuth token, Google access token). In memory only. */
+/** A bearer token (Databricks OAuth token, Google access token, ...). In memory only. */
 export interface BearerCredential extends CredentialBase {
-  target: 'databricks' | 'google';
+  kind: 'bearer';
   accessToken: string;
 }
 
 /** An AWS session. In memory only. */
 export interface AwsCredential extends CredentialBase {
-  target: 'aws';
+  kind: 'aws';
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken: string;
@@ -65,14 +66,30 @@ export function cappedExpiry(issuedAt: number, serviceExpiresAt: number | undefi
 
 /**
  * How long before expiry a credential is renewed: at least 60 s (Databricks rejects tokens in
- * their last 30 s, databricks-vscode#583; its SDK renews 40 s early), or 10% of the lifetime.
+ * their last 30 s, databricks-vscode#583; its SDK renews 40 s early), or 10% of the lifetime,
+ * but never more than half the lifetime: a credential that lives 60 s (or whose expiry a skewed
+ * clock puts close) is renewed at its half-life, not at once and again and again.
  */
 export function refreshMarginMs(issuedAt: number, expiresAt: number): number {
-  return Math.max(60_000, 0.1 * (expiresAt - issuedAt));
+  const lifetime = Math.max(0, expiresAt - issuedAt);
+  return Math.min(Math.max(60_000, 0.1 * lifetime), 0.5 * lifetime);
+}
+
+/**
+ * The least time between two exchanges of one credential (unless it has expired): whatever a
+ * service answers, a credential is not exchanged again within 30 s (or half its lifetime).
+ */
+export function minRefreshIntervalMs(issuedAt: number, expiresAt: number): number {
+  return Math.min(30_000, 0.5 * Math.max(0, expiresAt - issuedAt));
+}
+
+/** When a credential becomes due for renewal (epoch ms). */
+export function dueForRefreshAt(c: Pick<Credential, 'issuedAt' | 'expiresAt'>): number {
+  return Math.max(c.expiresAt - refreshMarginMs(c.issuedAt, c.expiresAt), c.issuedAt + minRefreshIntervalMs(c.issuedAt, c.expiresAt));
 }
 
 export function needsRefresh(c: Pick<Credential, 'issuedAt' | 'expiresAt'>, now: number): boolean {
-  return c.expiresAt - now <= refreshMarginMs(c.issuedAt, c.expiresAt);
+  return c.expiresAt <= now || now >= dueForRefreshAt(c);
 }
 
 export type CredentialState = 'valid' | 'expiring' | 'expired' | 'failed';

@@ -1,15 +1,13 @@
 import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
-import type { IdentitySession, IdentitySource, SubjectTokenKind } from '../auth/IdentitySession';
+import type { IdentitySession, IdentitySource } from '../auth/IdentitySession';
 import { errorMessage, UserFacingError } from '../errors';
 import { tokenFingerprint } from '../fingerprint';
 import { createHttpClient } from '../http/HttpClient';
-import { decideAccess } from '../policy/decideAccess';
-import { formatProblem, settingPath, type CredentialTarget, type Environment, type EnvironmentResolution } from '../policy/Environment';
-import { assumeAwsRole, awsDurationSeconds, roleSessionName } from './assumeAwsRole';
+import type { CredentialTarget, Environment } from '../policy/Environment';
 import { Emitter, type Disposable } from '../events';
-import { cappedExpiry, credentialState, needsRefresh, refreshMarginMs, type Credential, type CredentialState, type HttpFactory, type IssuedToken } from './Credential';
-import { DatabricksDiscovery, exchangeDatabricksToken } from './exchangeDatabricksToken';
-import { exchangeGoogleToken } from './exchangeGoogleToken';
+import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
+import type { AnyTargetSpec } from '../targets/CredentialTargetSpec';
+import { cappedExpiry, credentialState, dueForRefreshAt, needsRefresh, type Credential, type CredentialState, type HttpFactory } from './Credential';
 
 /** Timer functions, injectable so a fake clock (@sinonjs/fake-timers createClock) drives them. */
 export interface BrokerTimers {
@@ -17,10 +15,14 @@ export interface BrokerTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/** The access gate's answer for a background refresh: the current environment and session, or a throw. */
+export type Reauthorize = (environment: string, target: CredentialTarget) => { env: Environment; session: IdentitySession };
+
 export interface CredentialBrokerOptions {
   identity: IdentitySource;
-  /** The current effective environments (re-read on every request, so setting changes apply). */
-  environments: () => EnvironmentResolution;
+  /** Re-checks access before a background refresh (the gate: groups may have changed). */
+  reauthorize: Reauthorize;
+  registry?: TargetRegistry;
   /** Defaults to createHttpClient per service. */
   http?: HttpFactory;
   sink: AccessEventSink;
@@ -69,39 +71,14 @@ interface Entry {
 const SUBJECT_MIN_VALIDITY_SECONDS = 120;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function targetSection(target: CredentialTarget): 'databricks' | 'spanner' | 'aws' {
-  return target === 'google' ? 'spanner' : target;
-}
-
-/** What a credential is for, beyond who asks: a change in any of these must not reuse a cached token. */
-function targetIdentity(env: Environment, target: CredentialTarget): { principal: string; parts: unknown[] } {
-  switch (target) {
-    case 'databricks': {
-      const d = env.databricks!;
-      return { principal: d.host, parts: [d.host, d.clientId ?? null, [...d.scopes].sort(), d.subjectToken] };
-    }
-    case 'google': {
-      const s = env.spanner!;
-      return { principal: s.serviceAccount ?? s.workloadIdentityAudience, parts: [s.workloadIdentityAudience, s.serviceAccount ?? null, s.stsEndpoint, s.iamCredentialsEndpoint, s.subjectToken] };
-    }
-    case 'aws': {
-      const a = env.aws!;
-      return { principal: a.roleArn, parts: [a.roleArn, a.stsEndpoint, a.subjectToken, awsDurationSeconds(env.maxTtlSeconds, a.sessionDurationSeconds)] };
-    }
-  }
-}
-
 /**
  * Cache key: (environment, issuer, subject, target and everything that decides where the token
  * comes from and what it is for). Another user, another IdP or an edited setting never gets a
  * token cached for the old one.
  */
-export function credentialCacheKey(env: Environment, target: CredentialTarget, who: Pick<IdentitySession, 'issuer' | 'subject'>): string {
-  return JSON.stringify([env.name, who.issuer, who.subject, target, env.maxTtlSeconds, ...targetIdentity(env, target).parts]);
-}
-
-function subjectToken(session: IdentitySession, kind: SubjectTokenKind): string {
-  return kind === 'idToken' ? session.idToken : session.accessToken;
+export function credentialCacheKey(env: Environment, target: CredentialTarget, who: Pick<IdentitySession, 'issuer' | 'subject'>, registry: TargetRegistry = BUILTIN_TARGETS): string {
+  const spec = registry.spec(target);
+  return JSON.stringify([env.name, who.issuer, who.subject, target, env.maxTtlSeconds, ...spec.identity(env.sections[spec.section], env).parts]);
 }
 
 /**
@@ -113,7 +90,8 @@ export class CredentialBroker implements Disposable {
   private readonly entries = new Map<string, Entry>();
   private readonly changes = new Emitter<void>();
   private readonly clients = new Map<string, ReturnType<HttpFactory>>();
-  private readonly discovery: DatabricksDiscovery;
+  private readonly states = new Map<string, unknown>();
+  private readonly registry: TargetRegistry;
   private readonly now: () => number;
   private readonly timers: BrokerTimers;
   private readonly makeClient: HttpFactory;
@@ -128,7 +106,7 @@ export class CredentialBroker implements Disposable {
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? { setTimeout: (cb, ms) => setTimeout(cb, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     this.makeClient = options.http ?? ((service) => createHttpClient({ service, now: this.now }));
-    this.discovery = new DatabricksDiscovery(this.http);
+    this.registry = options.registry ?? BUILTIN_TARGETS;
   }
 
   private readonly http: HttpFactory = (service) => {
@@ -141,21 +119,25 @@ export class CredentialBroker implements Disposable {
   };
 
   /**
-   * A credential for `target` in `environment`, from the cache while it has more than its
-   * refresh margin left, else freshly exchanged. Rejects with a UserFacingError: 'denied' when
-   * the policy says no, 'config' for an unknown or broken environment, 'auth' when signed out.
+   * A credential for `target` in an environment the access gate has authorized for `session`:
+   * from the cache while it has more than its refresh margin left, else freshly exchanged.
+   * Only the gate calls this (src/core/access/AccessGate.ts): it decides, the broker issues.
    */
-  async get(environment: string, target: CredentialTarget, opts: { forceRefresh?: boolean } = {}): Promise<Credential> {
-    const { env, session } = this.authorize(environment, target);
-    const key = credentialCacheKey(env, target, session);
+  async get(env: Environment, target: CredentialTarget, session: IdentitySession, opts: { forceRefresh?: boolean } = {}): Promise<Credential> {
+    if (this.disposed) throw new UserFacingError('cancelled', 'The credential service was shut down.');
+    const spec = this.registry.spec(target);
+    const settings = env.sections[spec.section];
+    if (!settings) throw new UserFacingError('config', `No ${spec.service} credentials in "${env.name}": it is not configured.`);
+    const key = credentialCacheKey(env, target, session, this.registry);
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { key, environment, target, principal: targetIdentity(env, target).principal, lastUsedAt: this.now() };
+      entry = { key, environment: env.name, target, principal: spec.identity(settings, env).principal, lastUsedAt: this.now() };
       this.entries.set(key, entry);
     }
     entry.lastUsedAt = this.now();
     if (entry.inflight) return entry.inflight;
-    if (!opts.forceRefresh && entry.credential && !needsRefresh(entry.credential, this.now())) return entry.credential;
+    const c = entry.credential;
+    if (c && !opts.forceRefresh && !needsRefresh(c, this.now())) return c;
     return this.issue(entry, env, session);
   }
 
@@ -227,7 +209,7 @@ export class CredentialBroker implements Disposable {
     this.disposed = true;
     this.stopAutoRefresh();
     this.entries.clear();
-    this.discovery.forget();
+    this.states.clear();
     this.changes.dispose();
   }
 
@@ -245,51 +227,6 @@ export class CredentialBroker implements Disposable {
     }
     if (removed) this.changed();
     return n;
-  }
-
-  /** Resolves the environment and session and applies the policy; throws when not allowed. */
-  private authorize(environment: string, target: CredentialTarget): { env: Environment; session: IdentitySession } {
-    if (this.disposed) throw new UserFacingError('cancelled', 'The credential service was shut down.');
-    const resolution = this.options.environments();
-    const env = resolution.environments[environment];
-    if (!env) {
-      const problems = resolution.problems.filter((p) => p.environment === environment);
-      if (problems.length)
-        throw new UserFacingError(
-          'config',
-          `Environment "${environment}" is not usable: ${problems.map(formatProblem).join('; ')}`,
-          'Fix these settings (ML Spanner: Explain Access shows the effective definitions).',
-        );
-      const known = Object.keys(resolution.environments);
-      throw new UserFacingError(
-        'config',
-        `There is no environment named "${environment}"${known.length ? ` (known: ${known.join(', ')})` : ''}.`,
-        `Add it under ${settingPath(environment)} or to databricks.yml targets.`,
-      );
-    }
-    const session = this.options.identity.current();
-    if (!session) throw new UserFacingError('auth', `Cannot get ${target} credentials for "${environment}": you are not signed in.`, 'Run "ML Spanner: Sign In".');
-    const decision = decideAccess(env, session.groups).targets[target];
-    if (!decision.granted) {
-      const configured = env[targetSection(target)] !== undefined;
-      this.options.sink.record({
-        type: 'credentialDenied',
-        outcome: 'denied',
-        actor: { issuer: session.issuer, subject: session.subject, name: session.name },
-        environment,
-        target,
-        reason: decision.reason,
-      });
-      // A cached credential from before a group change is not handed out either.
-      this.forget((e) => e.environment === environment && e.target === target, `access denied: ${decision.reason}`);
-      if (!configured) throw new UserFacingError('config', `No ${target} credentials in "${environment}": ${decision.reason}.`);
-      throw new UserFacingError(
-        'denied',
-        `Access to ${target} in "${environment}" denied: ${decision.reason}.`,
-        'Ask your administrator for one of those groups, then sign in again so the new groups reach the extension.',
-      );
-    }
-    return { env, session };
   }
 
   private issue(entry: Entry, env: Environment, asked: IdentitySession): Promise<Credential> {
@@ -331,62 +268,37 @@ export class CredentialBroker implements Disposable {
     return p;
   }
 
+  private state(spec: AnyTargetSpec): unknown {
+    if (!spec.createState) return undefined;
+    if (!this.states.has(spec.id)) this.states.set(spec.id, spec.createState(this.http));
+    return this.states.get(spec.id);
+  }
+
   private async exchange(env: Environment, target: CredentialTarget, asked: IdentitySession): Promise<Credential> {
     const session = await this.options.identity.fresh(SUBJECT_MIN_VALIDITY_SECONDS);
     if (session.issuer !== asked.issuer || session.subject !== asked.subject)
       throw new UserFacingError('auth', 'The signed-in account changed while credentials were being requested.', 'Retry.');
+    const spec = this.registry.spec(target);
+    const settings = env.sections[spec.section];
+    const kind = spec.subjectToken(settings);
     const issuedAt = this.now();
-    let issued: IssuedToken;
-    let kind: SubjectTokenKind;
-    switch (target) {
-      case 'databricks': {
-        const d = env.databricks!;
-        kind = d.subjectToken;
-        issued = await exchangeDatabricksToken(this.http, this.discovery, {
-          environment: env.name,
-          host: d.host,
-          clientId: d.clientId,
-          scopes: d.scopes,
-          subjectToken: subjectToken(session, kind),
-          now: issuedAt,
-        });
-        break;
-      }
-      case 'google': {
-        const s = env.spanner!;
-        kind = s.subjectToken;
-        issued = await exchangeGoogleToken(this.http, {
-          environment: env.name,
-          audience: s.workloadIdentityAudience,
-          subjectToken: subjectToken(session, kind),
-          subjectTokenKind: kind,
-          stsEndpoint: s.stsEndpoint,
-          iamCredentialsEndpoint: s.iamCredentialsEndpoint,
-          serviceAccount: s.serviceAccount,
-          maxTtlSeconds: env.maxTtlSeconds,
-          now: issuedAt,
-        });
-        break;
-      }
-      case 'aws': {
-        const a = env.aws!;
-        kind = a.subjectToken;
-        issued = await assumeAwsRole(this.http, {
-          environment: env.name,
-          stsEndpoint: a.stsEndpoint,
-          roleArn: a.roleArn,
-          roleSessionName: roleSessionName(session.subject),
-          webIdentityToken: subjectToken(session, kind),
-          durationSeconds: awsDurationSeconds(env.maxTtlSeconds, a.sessionDurationSeconds),
-          now: issuedAt,
-        });
-        break;
-      }
-    }
+    const issued = await spec.exchange({
+      environment: env,
+      settings,
+      subjectToken: kind === 'idToken' ? session.idToken : session.accessToken,
+      who: { issuer: session.issuer, subject: session.subject },
+      http: this.http,
+      state: this.state(spec),
+      now: issuedAt,
+    });
+    // The lifetime is measured on this machine's clock from the moment of the request: a skewed
+    // clock must neither expire a fresh credential at once nor keep a dead one.
+    const expiresAt = cappedExpiry(issuedAt, issued.serviceExpiresAt, spec.ttlCapSeconds(settings, env));
     const base = {
       environment: env.name,
+      target,
       issuedAt,
-      expiresAt: cappedExpiry(issuedAt, issued.serviceExpiresAt, env.maxTtlSeconds),
+      expiresAt,
       serviceExpiresAt: issued.serviceExpiresAt,
       source: issued.source,
       principal: issued.principal,
@@ -395,7 +307,7 @@ export class CredentialBroker implements Disposable {
     if (issued.kind === 'aws')
       return {
         ...base,
-        target: 'aws',
+        kind: 'aws',
         scopes: [],
         accessKeyId: issued.accessKeyId,
         secretAccessKey: issued.secretAccessKey,
@@ -403,7 +315,7 @@ export class CredentialBroker implements Disposable {
         assumedRoleArn: issued.assumedRoleArn,
         fingerprint: tokenFingerprint(issued.sessionToken),
       };
-    return { ...base, target: target as 'databricks' | 'google', scopes: issued.scopes, accessToken: issued.accessToken, fingerprint: tokenFingerprint(issued.accessToken) };
+    return { ...base, kind: 'bearer', scopes: issued.scopes, accessToken: issued.accessToken, fingerprint: tokenFingerprint(issued.accessToken) };
   }
 
   private record(c: Credential, event: Pick<AccessEventInput, 'type' | 'outcome' | 'reason'>): void {
@@ -413,7 +325,7 @@ export class CredentialBroker implements Disposable {
       actor: who ? { issuer: who.issuer, subject: who.subject, name: who.name } : undefined,
       environment: c.environment,
       target: c.target,
-      resource: c.target === 'aws' ? c.assumedRoleArn : c.principal,
+      resource: c.kind === 'aws' ? c.assumedRoleArn : c.principal,
       tokenFingerprint: c.fingerprint,
       source: c.source,
       scopes: c.scopes.length ? c.scopes.join(' ') : undefined,
@@ -435,7 +347,7 @@ export class CredentialBroker implements Disposable {
   private dueAt(e: Entry): number | undefined {
     const c = e.credential;
     if (!c || !this.auto || e.inflight) return undefined;
-    const due = Math.max(c.expiresAt - refreshMarginMs(c.issuedAt, c.expiresAt), e.retryAt ?? 0);
+    const due = Math.max(dueForRefreshAt(c), e.retryAt ?? 0);
     return e.lastUsedAt + this.auto.idleMs >= due ? due : undefined;
   }
 
@@ -460,8 +372,8 @@ export class CredentialBroker implements Disposable {
       const due = this.dueAt(e);
       if (due === undefined || due > now) continue;
       try {
-        const { env, session } = this.authorize(e.environment, e.target);
-        if (credentialCacheKey(env, e.target, session) !== e.key) {
+        const { env, session } = this.options.reauthorize(e.environment, e.target);
+        if (credentialCacheKey(env, e.target, session, this.registry) !== e.key) {
           // Settings or account changed: this entry will never be asked for again.
           this.entries.delete(e.key);
           continue;
@@ -469,7 +381,7 @@ export class CredentialBroker implements Disposable {
         // Failures are recorded and shown by issue(); the entry waits retryMs before the next try.
         this.issue(e, env, session).catch(() => undefined);
       } catch {
-        // Denied, signed out or misconfigured: authorize() recorded it; stop keeping it fresh.
+        // Denied, signed out or misconfigured: the gate recorded it; stop keeping it fresh.
         this.entries.delete(e.key);
       }
     }

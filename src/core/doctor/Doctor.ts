@@ -3,8 +3,8 @@ import { OidcClient, validateIssuer, type OidcApi } from '../auth/OidcClient';
 import type { IdpSettings } from '../auth/SessionManager';
 import type { VerifyResult } from '../audit/AccessLog';
 import { errorMessage } from '../errors';
-import { decideAccess } from '../policy/decideAccess';
-import { CREDENTIAL_TARGETS, formatProblem, type CredentialTarget, type EnvironmentResolution } from '../policy/Environment';
+import type { AccessGate } from '../access/AccessGate';
+import { formatProblem, type EnvironmentResolution } from '../policy/Environment';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -20,15 +20,13 @@ export interface DoctorDeps {
   idp: IdpSettings;
   session: IdentitySession | undefined;
   environments: EnvironmentResolution;
-  /** Issues (or reuses) a credential; only called for granted targets while signed in. */
-  credential: (environment: string, target: CredentialTarget) => Promise<{ expiresAt: number; principal: string }>;
+  /** Decides and issues: the doctor checks credentials only where the gate grants them without asking. */
+  gate: Pick<AccessGate, 'evaluate' | 'credential' | 'targets'>;
   verifyAccessLog: () => Promise<VerifyResult>;
   workspaceTrusted: boolean;
   discover?: (s: IdpSettings) => Promise<OidcApi & { deviceFlowSupported: boolean; revocationSupported: boolean }>;
   now?: () => number;
 }
-
-const TARGET_NAME: Record<CredentialTarget, string> = { databricks: 'Databricks token', google: 'Google token', aws: 'AWS session' };
 
 /**
  * Checks everything between the user and a working credential, in the order it is needed:
@@ -98,24 +96,34 @@ export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
     out.push({ area: 'Environments', status: 'warn', message: 'No environments are configured.', action: 'Add mlspanner.environments or a databricks.yml bundle.' });
 
   for (const env of envs) {
+    const area = `Environment ${env.name}`;
+    const hosts = [...new Set(deps.gate.targets.all().flatMap((t) => (env.sections[t.section] ? t.endpoints(env.sections[t.section]).map((u) => hostOf(u)) : [])))];
+    if (hosts.length) out.push({ area, status: 'ok', message: `Tokens for ${env.name} go to: ${hosts.join(', ')}.` });
+    for (const t of deps.gate.targets.all()) {
+      const settings = env.sections[t.section];
+      if (settings) for (const c of t.check?.(settings, env) ?? []) out.push({ area, ...c });
+    }
     if (!s) {
-      out.push({ area: `Environment ${env.name}`, status: 'skip', message: `Requires one of: ${env.requiredGroups.join(', ') || 'any signed-in user'}.` });
+      out.push({ area, status: 'skip', message: `Requires one of: ${env.requiredGroups.join(', ') || 'any signed-in user'}.` });
       continue;
     }
-    const d = decideAccess(env, s.groups);
-    if (!d.granted) {
-      out.push({ area: `Environment ${env.name}`, status: 'skip', message: `Denied: ${d.reason}.` });
+    const d = deps.gate.evaluate({ environment: env.name, purpose: 'doctor' });
+    if (d.kind === 'denied') {
+      out.push({ area, status: d.error.kind === 'config' ? 'warn' : 'skip', message: d.reason });
       continue;
     }
-    const targets = CREDENTIAL_TARGETS.filter((t) => d.targets[t].granted);
-    if (!targets.length) out.push({ area: `Environment ${env.name}`, status: 'warn', message: 'Granted, but no credential target is configured.' });
+    if (d.kind === 'confirm') {
+      out.push({ area, status: 'skip', message: 'Credentials not checked: this environment asks for a confirmation with a reason before any use.', action: 'Issue them from the Environments view to check them.' });
+      continue;
+    }
     const results = await Promise.all(
-      targets.map(async (t): Promise<CheckResult> => {
+      d.grant.targets.map(async (t): Promise<CheckResult> => {
+        const label = deps.gate.targets.spec(t).label;
         try {
-          const c = await deps.credential(env.name, t);
-          return { area: `Environment ${env.name}`, status: 'ok', message: `${TARGET_NAME[t]} for ${c.principal}, valid for ${Math.round((c.expiresAt - now()) / 1000)} s.` };
+          const c = await deps.gate.credential(d.grant, t);
+          return { area, status: 'ok', message: `${label} for ${c.principal}, valid for ${Math.round((c.expiresAt - now()) / 1000)} s.` };
         } catch (e) {
-          return { area: `Environment ${env.name}`, status: 'fail', message: `${TARGET_NAME[t]}: ${errorMessage(e)}` };
+          return { area, status: 'fail', message: `${label}: ${errorMessage(e)}` };
         }
       }),
     );
@@ -135,7 +143,16 @@ export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
   return out;
 }
 
-const MARK: Record<CheckStatus, string> = { ok: '✅', warn: '⚠️', fail: '❌', skip: '➖' };
+// Words, not emoji: an editor without an emoji font shows those as empty boxes.
+const MARK: Record<CheckStatus, string> = { ok: '**OK**', warn: '**WARNING**', fail: '**FAILED**', skip: '*skipped*' };
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
 
 export function formatDiagnostics(results: CheckResult[], at: Date): string {
   const counts = (['fail', 'warn', 'ok'] as const).map((k) => `${results.filter((r) => r.status === k).length} ${k}`).join(', ');

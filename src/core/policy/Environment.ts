@@ -1,8 +1,7 @@
 import type { SubjectTokenKind } from '../auth/IdentitySession';
 
-/** The cloud a credential is for. */
-export type CredentialTarget = 'databricks' | 'google' | 'aws';
-export const CREDENTIAL_TARGETS: readonly CredentialTarget[] = ['databricks', 'google', 'aws'];
+/** The id of a credential target in the registry ('databricks', 'google', 'aws', ...). */
+export type CredentialTarget = string;
 
 /** Settings prefix used in every message that names a setting to fix. */
 export const ENVIRONMENTS_SETTING = 'mlspanner.environments';
@@ -35,6 +34,8 @@ export interface EnvironmentDefinition {
   databricks?: Partial<DatabricksSettings>;
   spanner?: Partial<SpannerSettings>;
   aws?: Partial<AwsSettings>;
+  /** Sections of other registered targets. */
+  [section: string]: unknown;
 }
 
 export interface DatabricksSettings {
@@ -81,9 +82,14 @@ export interface Environment {
   requiredGroups: string[];
   confirm: boolean;
   maxTtlSeconds: number;
+  /** Settings of every configured target, by section ('databricks', 'spanner', 'aws', ...). */
+  sections: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Typed views of the built-in sections (the same objects as in `sections`). */
   databricks?: DatabricksSettings;
   spanner?: SpannerSettings;
   aws?: AwsSettings;
+  /** Where the environment was defined: settings, or only a bundle target. */
+  definedBy: 'settings' | 'bundle';
   /** Dotted path of each effective leaf value (e.g. "databricks.host") → its origin. */
   origins: Readonly<Record<string, ValueOrigin>>;
 }

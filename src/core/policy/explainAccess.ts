@@ -1,6 +1,10 @@
-import type { IdentitySession, SubjectTokenKind } from '../auth/IdentitySession';
-import { decideAccess, type TargetDecision } from './decideAccess';
+import type { IdentitySession } from '../auth/IdentitySession';
+import { formatDuration } from '../format/duration';
+import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
+import type { AccessDecision, TargetDecision } from './decideAccess';
 import { settingPath, type Environment, type ValueOrigin } from './Environment';
+
+export { formatDuration };
 
 /** The part of a session explain-access shows; undefined when signed out. */
 export type ExplainSession = Pick<IdentitySession, 'issuer' | 'subject' | 'name' | 'groups'>;
@@ -25,21 +29,11 @@ function origin(o: ValueOrigin | undefined): string {
   }
 }
 
-function tokenName(kind: SubjectTokenKind): string {
-  return kind === 'idToken' ? 'ID token' : 'access token';
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
-
 function verdict(d: TargetDecision): string {
   return d.granted ? 'granted' : 'denied';
 }
 
-function flatten(env: Environment): [string, unknown][] {
+function flatten(env: Environment, registry: TargetRegistry): [string, unknown][] {
   const rows: [string, unknown][] = [];
   const top: [string, unknown][] = [
     ['requiredGroups', env.requiredGroups],
@@ -47,8 +41,8 @@ function flatten(env: Environment): [string, unknown][] {
     ['maxTtlSeconds', env.maxTtlSeconds],
   ];
   rows.push(...top);
-  for (const section of ['databricks', 'spanner', 'aws'] as const) {
-    const s = env[section];
+  for (const { section } of registry.all()) {
+    const s = env.sections[section];
     if (s) for (const [k, v] of Object.entries(s)) rows.push([`${section}.${k}`, v]);
   }
   return rows;
@@ -57,10 +51,10 @@ function flatten(env: Environment): [string, unknown][] {
 /**
  * A Markdown document answering "what can I get in this environment, why, for how long, and
  * which of my tokens goes where": the effective definition after `extends`, the origin of every
- * value, the decision per credential, TTL caps and the token flow to each endpoint.
+ * value, the decision per credential (the access gate's policy decision for the session's
+ * groups), TTL caps and the token flow to each endpoint, for every registered target.
  */
-export function explainAccess(env: Environment, session: ExplainSession | undefined): string {
-  const decision = decideAccess(env, session?.groups ?? []);
+export function explainAccess(env: Environment, session: ExplainSession | undefined, decision: AccessDecision, registry: TargetRegistry = BUILTIN_TARGETS): string {
   const out: string[] = [];
   out.push(`# Access to ${code(env.name)}`, '');
   if (env.chain.length > 1) out.push(`Inherits: ${env.chain.map(code).join(' → ')} (later values are overridden by earlier ones).`, '');
@@ -78,49 +72,19 @@ export function explainAccess(env: Environment, session: ExplainSession | undefi
   );
 
   out.push('## Credentials', '');
-  const d = decision.targets;
   const status = (t: TargetDecision) => (session ? `**${verdict(t)}**: ${t.reason}` : '**denied**: not signed in');
-  if (env.databricks) {
-    const s = env.databricks;
-    out.push(
-      `### Databricks: ${session ? verdict(d.databricks) : 'denied'}`,
-      '',
-      `- ${status(d.databricks)}.`,
-      `- Lifetime: at most ${formatDuration(d.databricks.ttlCapSeconds)}; refreshed with at least 60 s to spare (the workspace rejects tokens in their last 30 s).`,
-      `- Your IdP **${tokenName(s.subjectToken)}** is sent to the workspace token endpoint found at ${code(s.host + '/oidc/.well-known/oauth-authorization-server')} (normally ${code(s.host + '/oidc/v1/token')}) in an RFC 8693 token exchange, scopes ${code(s.scopes.join(' '))}${s.clientId ? `, service principal ${code(s.clientId)}` : ''}.`,
-      `- The Databricks token is sent only to ${code(s.host)}.`,
-      '',
-    );
-  } else out.push(`### Databricks: not configured`, '', `- ${d.databricks.reason}.`, '');
-  if (env.spanner) {
-    const s = env.spanner;
-    out.push(
-      `### Google (ML Spanner): ${session ? verdict(d.google) : 'denied'}`,
-      '',
-      `- ${status(d.google)}.`,
-      `- Lifetime: at most ${formatDuration(d.google.ttlCapSeconds)}${s.serviceAccount ? ` (impersonation asks for ${Math.min(d.google.ttlCapSeconds, 3600)} s)` : ''}.`,
-      `- Your IdP **${tokenName(s.subjectToken)}** is sent to Google STS ${code(s.stsEndpoint + '/v1/token')} with audience ${code(s.workloadIdentityAudience)}.`,
-      s.serviceAccount
-        ? `- The STS token is sent to ${code(`${s.iamCredentialsEndpoint}/v1/projects/-/serviceAccounts/${s.serviceAccount}:generateAccessToken`)} to impersonate ${code(s.serviceAccount)}.`
-        : '- The STS token is used directly (no service account impersonation).',
-      `- The Google token is sent only to ${code(s.endpoint)} for database ${code(`projects/${s.project}/instances/${s.instance}/databases/${s.database}`)}.`,
-      '',
-    );
-  } else out.push(`### Google (ML Spanner): not configured`, '', `- ${d.google.reason}.`, '');
-  if (env.aws) {
-    const s = env.aws;
-    out.push(
-      `### AWS: ${session ? verdict(d.aws) : 'denied'}`,
-      '',
-      `- ${status(d.aws)}.`,
-      `- Lifetime: at most ${formatDuration(d.aws.ttlCapSeconds)} (AWS issues at least 15 min; a shorter cap is enforced by expiring the session early).`,
-      `- Your IdP **${tokenName(s.subjectToken)}** is sent to AWS STS ${code(s.stsEndpoint)} (AssumeRoleWithWebIdentity) for role ${code(s.roleArn)}${s.region ? ` in ${code(s.region)}` : ''}.`,
-      '',
-    );
-  } else out.push(`### AWS: not configured`, '', `- ${d.aws.reason}.`, '');
+  for (const spec of registry.all()) {
+    const d = decision.targets[spec.id];
+    const settings = env.sections[spec.section];
+    if (!settings || !d) {
+      out.push(`### ${spec.service}: not configured`, '', `- ${d?.reason ?? `set ${settingPath(env.name, spec.section, spec.keyField)}`}.`, '');
+      continue;
+    }
+    out.push(`### ${spec.service}: ${session ? verdict(d) : 'denied'}`, '', `- ${status(d)}.`, ...spec.explain(settings, env, d.ttlCapSeconds).map((l: string) => `- ${l}`), '');
+  }
 
   out.push('## Effective definition', '', '| Setting | Value | Comes from |', '| --- | --- | --- |');
-  for (const [key, value] of flatten(env)) {
+  for (const [key, value] of flatten(env, registry)) {
     out.push(`| ${code(settingPath(env.name, key))} | ${code(JSON.stringify(value) ?? '')} | ${origin(env.origins[key])} |`);
   }
   out.push('', 'Tokens are kept in memory only; the access log records fingerprints (`sha256:…`), never tokens.', '');

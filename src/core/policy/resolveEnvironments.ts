@@ -1,10 +1,6 @@
-import { checkEndpointUrl } from './endpointUrl';
+import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
 import {
-  awsStsEndpointFor,
-  DEFAULT_DATABRICKS_SCOPES,
-  DEFAULT_ENDPOINTS,
   DEFAULT_MAX_TTL_SECONDS,
-  DEFAULT_SUBJECT_TOKEN,
   ENVIRONMENTS_SETTING,
   isProdLikeName,
   settingPath,
@@ -17,128 +13,36 @@ import {
   type ValueOrigin,
 } from './Environment';
 import type { BundleTargets } from './parseBundleTargets';
+import { checkField, describeValue, FIELD_PATTERNS, type FieldSpec, type Leaf } from './settingFields';
 
-type Leaf = string | number | boolean | string[];
-
-/** How one setting is checked. Patterns mirror environments.schema.json. */
-type FieldSpec =
-  | { kind: 'string'; pattern?: RegExp; hint?: string }
-  | { kind: 'url' }
-  | { kind: 'origin' }
-  | { kind: 'boolean' }
-  | { kind: 'integer'; min: number; max: number }
-  | { kind: 'strings'; pattern: RegExp; hint: string; minItems: number }
-  | { kind: 'enum'; values: readonly string[] };
+export { FIELD_PATTERNS } from './settingFields';
 
 export const ENVIRONMENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-const SUBJECT_TOKEN: FieldSpec = { kind: 'enum', values: ['idToken', 'accessToken'] };
 
-export const FIELD_PATTERNS = {
-  roleArn: /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/,
-  workloadIdentityAudience: /^\/\/iam\.googleapis\.com\/projects\/\d+\/locations\/global\/workloadIdentityPools\/[^/]+\/providers\/[^/]+$/,
-  // The address goes into a URL path (…/serviceAccounts/{email}:generateAccessToken).
-  serviceAccount: /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+$/,
-  awsRegion: /^[a-z]{2}(-[a-z]+)+-\d+$/,
-  // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-  scope: /^[\x21\x23-\x5b\x5d-\x7e]+$/,
-  group: /^\S(.*\S)?$/,
-  gcpId: /^[a-z][a-z0-9._:-]*$/,
-} as const;
-
-const TOP: Record<string, FieldSpec> = {
-  extends: { kind: 'string', pattern: ENVIRONMENT_NAME_PATTERN, hint: 'the name of another environment' },
-  requiredGroups: { kind: 'strings', pattern: FIELD_PATTERNS.group, hint: 'group names without surrounding spaces', minItems: 0 },
-  confirm: { kind: 'boolean' },
-  maxTtlSeconds: { kind: 'integer', min: 300, max: 43_200 },
-};
-
-const SECTIONS: Record<'databricks' | 'spanner' | 'aws', Record<string, FieldSpec>> = {
-  databricks: {
-    host: { kind: 'origin' },
-    clientId: { kind: 'string', pattern: /^\S+$/, hint: 'a service principal application id' },
-    scopes: { kind: 'strings', pattern: FIELD_PATTERNS.scope, hint: 'OAuth scope tokens such as all-apis', minItems: 1 },
-    subjectToken: SUBJECT_TOKEN,
-  },
-  spanner: {
-    project: { kind: 'string', pattern: FIELD_PATTERNS.gcpId, hint: 'a Google Cloud project id' },
-    instance: { kind: 'string', pattern: FIELD_PATTERNS.gcpId, hint: 'a Spanner instance id' },
-    database: { kind: 'string', pattern: FIELD_PATTERNS.gcpId, hint: 'a Spanner database id' },
-    workloadIdentityAudience: {
-      kind: 'string',
-      pattern: FIELD_PATTERNS.workloadIdentityAudience,
-      hint: '//iam.googleapis.com/projects/<NUMBER>/locations/global/workloadIdentityPools/<POOL>/providers/<PROVIDER>',
-    },
-    serviceAccount: { kind: 'string', pattern: FIELD_PATTERNS.serviceAccount, hint: 'a service account email such as runner@project.iam.gserviceaccount.com' },
-    subjectToken: SUBJECT_TOKEN,
-    stsEndpoint: { kind: 'url' },
-    iamCredentialsEndpoint: { kind: 'url' },
-    endpoint: { kind: 'url' },
-  },
-  aws: {
-    roleArn: { kind: 'string', pattern: FIELD_PATTERNS.roleArn, hint: 'arn:aws:iam::<12-digit account>:role/<name>' },
-    region: { kind: 'string', pattern: FIELD_PATTERNS.awsRegion, hint: 'an AWS region such as us-east-1' },
-    subjectToken: SUBJECT_TOKEN,
-    stsEndpoint: { kind: 'url' },
-    sessionDurationSeconds: { kind: 'integer', min: 900, max: 43_200 },
-  },
-};
-
-const REQUIRED: Record<'databricks' | 'spanner' | 'aws', string[]> = {
-  databricks: ['host'],
-  spanner: ['project', 'instance', 'database', 'workloadIdentityAudience'],
-  aws: ['roleArn'],
-};
+const TOP = new Map<string, FieldSpec>([
+  ['extends', { kind: 'string', pattern: ENVIRONMENT_NAME_PATTERN, hint: 'the name of another environment' }],
+  ['requiredGroups', { kind: 'strings', pattern: FIELD_PATTERNS.group, hint: 'group names without surrounding spaces', minItems: 0 }],
+  ['confirm', { kind: 'boolean' }],
+  ['maxTtlSeconds', { kind: 'integer', min: 300, max: 43_200 }],
+]);
 
 /** Every property the validator knows, by section ('' = top level); the schema test compares. */
-export const KNOWN_PROPERTIES: Record<string, string[]> = {
-  '': [...Object.keys(TOP), ...Object.keys(SECTIONS)],
-  databricks: Object.keys(SECTIONS.databricks),
-  spanner: Object.keys(SECTIONS.spanner),
-  aws: Object.keys(SECTIONS.aws),
-};
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
-  if (typeof v === 'object') return 'an object';
-  return String(v);
+export function knownProperties(registry: TargetRegistry = BUILTIN_TARGETS): Record<string, string[]> {
+  const out: Record<string, string[]> = { '': [...TOP.keys(), ...registry.all().map((t) => t.section)] };
+  for (const t of registry.all()) out[t.section] = Object.keys(t.fields);
+  return out;
 }
+export const KNOWN_PROPERTIES: Record<string, string[]> = knownProperties();
 
-/** Checks one value; returns the normalised leaf or an error message. */
-function checkField(spec: FieldSpec, v: unknown): { value: Leaf } | { error: string } {
-  switch (spec.kind) {
-    case 'string':
-      if (typeof v !== 'string' || v.trim() === '') return { error: `must be a non-empty string${spec.hint ? ` (${spec.hint})` : ''}, not ${describe(v)}` };
-      if (spec.pattern && !spec.pattern.test(v)) return { error: `must be ${spec.hint ?? `a string matching ${spec.pattern.source}`}, not ${describe(v)}` };
-      return { value: v };
-    case 'url':
-    case 'origin': {
-      const r = checkEndpointUrl(v, { originOnly: spec.kind === 'origin' });
-      return 'error' in r ? r : { value: r.url };
-    }
-    case 'boolean':
-      return typeof v === 'boolean' ? { value: v } : { error: `must be true or false, not ${describe(v)}` };
-    case 'integer':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max)
-        return { error: `must be a whole number of seconds from ${spec.min} to ${spec.max}, not ${describe(v)}` };
-      return { value: v };
-    case 'enum':
-      return typeof v === 'string' && spec.values.includes(v)
-        ? { value: v }
-        : { error: `must be one of ${spec.values.map((x) => `"${x}"`).join(', ')}, not ${describe(v)}` };
-    case 'strings': {
-      if (!Array.isArray(v)) return { error: `must be an array of strings (${spec.hint}), not ${describe(v)}` };
-      if (v.length < spec.minItems) return { error: `must list at least ${spec.minItems} item${spec.minItems > 1 ? 's' : ''}` };
-      const bad = v.findIndex((x) => typeof x !== 'string' || !spec.pattern.test(x));
-      if (bad >= 0) return { error: `item ${bad} must be ${spec.hint}, not ${describe(v[bad])}` };
-      return { value: [...new Set(v as string[])] };
-    }
-  }
-}
+const describe = describeValue;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Own enumerable entries only: names such as "constructor" or "__proto__" are plain keys here. */
+function ownEntries(o: Record<string, unknown>): [string, unknown][] {
+  return Object.keys(o).map((k) => [k, Object.getOwnPropertyDescriptor(o, k)?.value]);
 }
 
 function unknownKey(key: string, known: string[]): string {
@@ -150,7 +54,7 @@ function unknownKey(key: string, known: string[]): string {
 type Layer = Map<string, Leaf>;
 
 /** Validates one raw definition; every problem is reported with its full setting path. */
-function validateDefinition(name: string, raw: unknown, problems: EnvironmentProblem[]): { layer: Layer; parent?: string } {
+function validateDefinition(name: string, raw: unknown, registry: TargetRegistry, problems: EnvironmentProblem[]): { layer: Layer; parent?: string } {
   const layer: Layer = new Map();
   const at = (...p: string[]) => settingPath(name, ...p);
   if (!isPlainObject(raw)) {
@@ -158,17 +62,18 @@ function validateDefinition(name: string, raw: unknown, problems: EnvironmentPro
     return { layer };
   }
   let parent: string | undefined;
-  for (const [key, value] of Object.entries(raw)) {
-    if (key in SECTIONS) {
-      const section = key as keyof typeof SECTIONS;
+  for (const [key, value] of ownEntries(raw)) {
+    const target = registry.forSection(key);
+    if (target) {
       if (!isPlainObject(value)) {
         problems.push({ path: at(key), message: `must be an object, not ${describe(value)}`, environment: name });
         continue;
       }
-      for (const [sub, subValue] of Object.entries(value)) {
-        const spec = SECTIONS[section][sub];
+      const fields = new Map(Object.entries(target.fields));
+      for (const [sub, subValue] of ownEntries(value)) {
+        const spec = fields.get(sub);
         if (!spec) {
-          problems.push({ path: at(key, sub), message: unknownKey(sub, Object.keys(SECTIONS[section])), environment: name });
+          problems.push({ path: at(key, sub), message: unknownKey(sub, [...fields.keys()]), environment: name });
           continue;
         }
         const r = checkField(spec, subValue);
@@ -177,9 +82,9 @@ function validateDefinition(name: string, raw: unknown, problems: EnvironmentPro
       }
       continue;
     }
-    const spec = TOP[key];
+    const spec = TOP.get(key);
     if (!spec) {
-      problems.push({ path: at(key), message: unknownKey(key, KNOWN_PROPERTIES['']), environment: name });
+      problems.push({ path: at(key), message: unknownKey(key, knownProperties(registry)['']), environment: name });
       continue;
     }
     const r = checkField(spec, value);
@@ -195,22 +100,32 @@ interface Layered {
   origins: Map<string, ValueOrigin>;
 }
 
+interface Own {
+  layered: Layered;
+  parent?: string;
+  broken: boolean;
+  definedBy: 'settings' | 'bundle';
+}
+
 /**
  * Turns the raw `mlspanner.environments` value (and optionally a bundle's targets) into
- * effective environments: validated, `extends` applied (objects merge; arrays and scalars
- * replace), bundle hosts filled in where settings are silent, defaults added, and the origin of
- * every value recorded. A broken environment is reported and left out; the others still work.
+ * effective environments: validated against the target registry, `extends` applied (objects
+ * merge; arrays and scalars replace), bundle hosts filled in only where the settings (own or
+ * inherited) leave them open, defaults added, and the origin of every value recorded. A broken
+ * environment is reported and left out; the others still work.
  */
-export function resolveEnvironments(settings: unknown, bundle?: BundleTargets): EnvironmentResolution {
+export function resolveEnvironments(settings: unknown, bundle?: BundleTargets, registry: TargetRegistry = BUILTIN_TARGETS): EnvironmentResolution {
   const problems: EnvironmentProblem[] = [...(bundle?.problems ?? [])];
-  const own = new Map<string, { layered: Layered; parent?: string; broken: boolean }>();
+  const own = new Map<string, Own>();
 
   let raw: Record<string, unknown> = {};
   if (isPlainObject(settings)) raw = settings;
   else if (settings !== undefined && settings !== null)
     problems.push({ path: ENVIRONMENTS_SETTING, message: `must be an object mapping environment names to definitions, not ${describe(settings)}` });
+  const rawDefs = new Map(ownEntries(raw));
+  const bundleTargets = new Map(bundle ? Object.keys(bundle.targets).map((k) => [k, Object.getOwnPropertyDescriptor(bundle.targets, k)?.value as { host: string }]) : []);
 
-  const names = new Set<string>([...Object.keys(raw), ...Object.keys(bundle?.targets ?? {})]);
+  const names = new Set<string>([...rawDefs.keys(), ...bundleTargets.keys()]);
   for (const name of names) {
     if (!ENVIRONMENT_NAME_PATTERN.test(name)) {
       problems.push({
@@ -222,22 +137,16 @@ export function resolveEnvironments(settings: unknown, bundle?: BundleTargets): 
     }
     const before = problems.length;
     const layered: Layered = { values: new Map(), origins: new Map() };
-    // The bundle lies beneath the environment's own settings: explicit settings win.
-    const fromBundle = bundle?.targets[name];
-    if (fromBundle) {
-      layered.values.set('databricks.host', fromBundle.host);
-      layered.origins.set('databricks.host', { kind: 'bundle', source: bundle.source });
-    }
     let parent: string | undefined;
-    if (name in raw) {
-      const v = validateDefinition(name, raw[name], problems);
+    if (rawDefs.has(name)) {
+      const v = validateDefinition(name, rawDefs.get(name), registry, problems);
       parent = v.parent;
       for (const [k, value] of v.layer) {
         layered.values.set(k, value);
         layered.origins.set(k, { kind: 'own' });
       }
     }
-    own.set(name, { layered, parent, broken: problems.length > before });
+    own.set(name, { layered, parent, broken: problems.length > before, definedBy: rawDefs.has(name) ? 'settings' : 'bundle' });
   }
 
   // The cycle through `name`, if its `extends` chain comes back to it: ["a", "b", "a"].
@@ -274,7 +183,7 @@ export function resolveEnvironments(settings: unknown, bundle?: BundleTargets): 
         else {
           const values = new Map(base.values);
           const origins = new Map<string, ValueOrigin>();
-          for (const [k, o] of base.origins) origins.set(k, o.kind === 'inherited' ? o : { kind: 'inherited', from: p });
+          for (const [k, o] of base.origins) origins.set(k, o.kind === 'inherited' || o.kind === 'bundle' ? o : { kind: 'inherited', from: p });
           for (const [k, v] of entry.layered.values) {
             values.set(k, v);
             origins.set(k, entry.layered.origins.get(k)!);
@@ -287,22 +196,23 @@ export function resolveEnvironments(settings: unknown, bundle?: BundleTargets): 
     return result;
   };
 
-  const environments: Record<string, Environment> = {};
+  const environments: Record<string, Environment> = Object.create(null) as Record<string, Environment>;
   for (const name of own.keys()) {
     const layered = mergeOf(name);
     if (!layered) continue;
-    const env = finish(name, own, layered, problems);
+    // The bundle lies beneath the settings, own and inherited: it fills only what they leave open.
+    const fromBundle = bundleTargets.get(name);
+    if (fromBundle && bundle && !layered.values.has('databricks.host')) {
+      layered.values.set('databricks.host', fromBundle.host);
+      layered.origins.set('databricks.host', { kind: 'bundle', source: bundle.source });
+    }
+    const env = finish(name, own, layered, registry, problems);
     if (env) environments[name] = env;
   }
   return { environments, problems };
 }
 
-function finish(
-  name: string,
-  own: Map<string, { parent?: string }>,
-  { values, origins }: Layered,
-  problems: EnvironmentProblem[],
-): Environment | undefined {
+function finish(name: string, own: Map<string, Own>, { values, origins }: Layered, registry: TargetRegistry, problems: EnvironmentProblem[]): Environment | undefined {
   const out = new Map(values);
   const from = new Map(origins);
   const def = (key: string, value: Leaf) => {
@@ -314,52 +224,41 @@ function finish(
   def('requiredGroups', []);
   def('confirm', isProdLikeName(name));
   def('maxTtlSeconds', DEFAULT_MAX_TTL_SECONDS);
-  const has = (section: string) => [...out.keys()].some((k) => k.startsWith(section + '.'));
-  if (has('databricks')) {
-    def('databricks.scopes', [...DEFAULT_DATABRICKS_SCOPES]);
-    def('databricks.subjectToken', DEFAULT_SUBJECT_TOKEN);
-  }
-  if (has('spanner')) {
-    def('spanner.subjectToken', DEFAULT_SUBJECT_TOKEN);
-    def('spanner.stsEndpoint', DEFAULT_ENDPOINTS.googleSts);
-    def('spanner.iamCredentialsEndpoint', DEFAULT_ENDPOINTS.iamCredentials);
-    def('spanner.endpoint', DEFAULT_ENDPOINTS.spanner);
-  }
-  if (has('aws')) {
-    def('aws.subjectToken', DEFAULT_SUBJECT_TOKEN);
-    def('aws.stsEndpoint', awsStsEndpointFor(out.get('aws.region') as string | undefined));
-  }
+  const sectionValues = (section: string) => {
+    const m = new Map<string, Leaf>();
+    for (const [k, v] of out) if (k.startsWith(section + '.')) m.set(k.slice(section.length + 1), v);
+    return m;
+  };
   let ok = true;
-  for (const section of ['databricks', 'spanner', 'aws'] as const) {
-    if (!has(section)) continue;
-    for (const key of REQUIRED[section]) {
-      if (!out.has(`${section}.${key}`)) {
+  const sections: Record<string, Record<string, Leaf>> = {};
+  for (const target of registry.all()) {
+    const current = sectionValues(target.section);
+    if (!current.size) continue;
+    for (const [k, v] of Object.entries(target.defaults(current))) def(`${target.section}.${k}`, v);
+    for (const key of target.required) {
+      if (!out.has(`${target.section}.${key}`)) {
         ok = false;
-        problems.push({ path: settingPath(name, section, key), message: `is required when "${section}" is configured`, environment: name });
+        problems.push({ path: settingPath(name, target.section, key), message: `is required when "${target.section}" is configured`, environment: name });
       }
     }
+    sections[target.section] = Object.fromEntries(sectionValues(target.section));
   }
   if (!ok) return undefined;
 
   const chain = [name];
   for (let p = own.get(name)?.parent; p && !chain.includes(p); p = own.get(p)?.parent) chain.push(p);
   const get = <T>(k: string) => out.get(k) as T;
-  const section = <T>(prefix: string): T | undefined => {
-    if (!has(prefix)) return undefined;
-    const o: Record<string, Leaf> = {};
-    for (const [k, v] of out) if (k.startsWith(prefix + '.')) o[k.slice(prefix.length + 1)] = v;
-    return o as T;
-  };
   return {
     name,
     chain,
     requiredGroups: get<string[]>('requiredGroups'),
     confirm: get<boolean>('confirm'),
     maxTtlSeconds: get<number>('maxTtlSeconds'),
-    databricks: section<DatabricksSettings>('databricks'),
-    spanner: section<SpannerSettings>('spanner'),
-    aws: section<AwsSettings>('aws'),
+    sections,
+    databricks: sections.databricks as unknown as DatabricksSettings | undefined,
+    spanner: sections.spanner as unknown as SpannerSettings | undefined,
+    aws: sections.aws as unknown as AwsSettings | undefined,
+    definedBy: own.get(name)?.definedBy ?? 'settings',
     origins: Object.fromEntries(from),
   };
 }
-
