@@ -44,7 +44,8 @@ const GOOGLE_ACCESS_TOKEN = /\bya29\.[0-9A-Za-z_-]{20,}/g;
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g;
 const PEM_HEADER = /-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----/g;
 const AWS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g;
-const AWS_SECRET = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+// Not inside a longer base64 or base64url run (a JWT signature, an image); `=` may precede it (KEY=…).
+const AWS_SECRET = /(?<![A-Za-z0-9/+_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])/g;
 /** An AWS key id and its secret are a pair when this many lines apart at most. */
 const AWS_PAIR_LINES = 10;
 
@@ -94,7 +95,9 @@ export function scanSecrets(text: string, language: SecretLanguage): SecretFindi
     const kind: SecretKind = /["']?private_key["']?\s*[:=]\s*[rRbBuU]{0,2}(?:"""|'''|["'])?\s*$/.test(before) ? 'googleServiceAccountKey' : 'privateKey';
     add(kind, pem);
   }
-  addAwsPairs(text, lines, add);
+  addAwsPairs(text, lines, (kind, range, extra) => {
+    if (!found.some((f) => overlaps(f.range, range))) add(kind, range, extra);
+  });
 
   // Assignments of high-entropy values to secret-sounding names, where no pattern matched.
   for (const a of assignments(text, lang, literals)) {
@@ -175,6 +178,7 @@ function literalOf(text: string, lang: SecretLanguage, literals: readonly String
 
 const NAME_BEFORE_LITERAL =
   /(?:^|[^\w$.])((?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$-]*|"[^"\n]{1,100}"|'[^'\n]{1,100}')\s*\]?\s*(?::\s*[A-Za-z_][\w[\]., |]*?\s*)?(=|:=|<-|<<-|=>|->|:|==|!=|,)\s*$/;
+const AUTH_PAIR_BEFORE_LITERAL = /(?:^|[^\w$.])(auth|credentials|basic_auth|http_auth)\s*=\s*[([]\s*(?:"[^"\n]*"|'[^'\n]*')\s*,\s*$/i;
 const SQL_NAME_BEFORE_LITERAL = /(?:^|[\s(,])([A-Za-z_][\w.]*)\s*(?:=\s*)?$/;
 
 /** The name a literal is assigned to, compared with, or paired with, from the text before it. */
@@ -200,6 +204,9 @@ function assignedName(text: string, lang: SecretLanguage, literal: { start: numb
     }
     return undefined;
   }
+  // `auth=("user", "…")`: the second half of a credential pair (requests, httr, JDBC helpers).
+  const pair = AUTH_PAIR_BEFORE_LITERAL.exec(before);
+  if (pair) return pair[1];
   const m = NAME_BEFORE_LITERAL.exec(before);
   if (!m) return undefined;
   const quoted = /^["']/.test(m[1]);

@@ -53,11 +53,23 @@ export function isStructuralNonSecret(v: string): boolean {
   if (/\.(?:json|pem|key|p12|pfx|txt|ya?ml|cfg|ini|env|csv|parquet|py|crt)$/i.test(v)) return true; // file names
   if (/^[a-z]+(?:[-_. ][a-z0-9]+)*$/.test(v)) return true; // words, identifiers, modes ("oauth-m2m")
   if (/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(v)) return true; // environment variable names
-  if (/^[a-z]+(?:[A-Z][a-z0-9]*)+$/.test(v)) return true; // camelCase identifiers
+  if (/^[a-z]{2,}(?:[A-Z][a-z]{2,})+$/.test(v)) return true; // camelCase identifiers ("accessToken")
   if (/^\d+(?:\.\d+)*$/.test(v)) return true; // numbers, versions
   if (/\s/.test(v)) return true; // sentences
   if (/^[0-9a-f]+$/i.test(v) && v.length < 16) return true; // short hex: ids, colours
-  return false;
+  return isEncodedJson(v);
+}
+
+/** Base64 of a JSON object or array: a configuration blob, not key material. */
+function isEncodedJson(v: string): boolean {
+  if (!/^eyJ|^W[3sy]/.test(v) || !/^[A-Za-z0-9+/_-]+=*$/.test(v)) return false;
+  const decoded = Buffer.from(v, v.includes('-') || v.includes('_') ? 'base64url' : 'base64').toString('utf8');
+  try {
+    JSON.parse(decoded);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sequential runs ("0123456789abcdef") and short periods ("abcdabcd…"): documentation examples. */
