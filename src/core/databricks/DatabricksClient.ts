@@ -1,14 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { checkEndpointUrl } from '../policy/endpointUrl';
 import { UserFacingError } from '../errors';
-import { tokenFingerprint } from '../fingerprint';
+import { AuthorizedClient, toTokenSource, type AuthorizedRequestConfig, type TokenSource } from '../http/AuthorizedClient';
 import { createHttpClient, ServiceError, type HttpClientOptions } from '../http/HttpClient';
+import { parseShape, type Shape } from '../http/shape';
+import {
+  ignoredShape,
+  jobShape,
+  listJobsShape,
+  listRunsShape,
+  objectInfoShape,
+  runNowShape,
+  runOutputShape,
+  runShape,
+  scimUserShape,
+  submitRunShape,
+  withSafeRunPageUrls,
+} from './responses';
 import type {
   BaseJob,
   ImportRequest,
   Job,
-  ListJobsResponse,
   ListRunsRequest,
   ListRunsResponse,
   ObjectInfo,
@@ -27,7 +39,14 @@ export type DatabricksTokenSource = (forceRefresh?: boolean) => Promise<string>;
 export interface DatabricksClientOptions {
   /** Passed to createHttpClient: retry policy, sleep and clock (tests use fakes). */
   http?: Omit<HttpClientOptions, 'service' | 'baseURL'>;
+  /** Most pages one listing reads (jobs/list); the rest is left out with a warning. Default 100. */
+  maxPages?: number;
+  /** Told when a listing was cut short (a repeated page token, too many pages). */
+  onWarning?: (message: string) => void;
 }
+
+/** Pages one listing reads at most by default: 100 pages of 100 jobs. */
+export const DEFAULT_MAX_PAGES = 100;
 
 /** What JobRunner needs from a client: an interface so tests can pass a fake. */
 export interface DatabricksJobsApi {
@@ -73,45 +92,71 @@ function actionFor(e: ServiceError): string | undefined {
 }
 
 /**
- * Jobs API 2.2 and Workspace API client. Every request asks `getToken` for the token, so an
- * expired token is replaced transparently; a 401 is retried once with `getToken(true)`.
- * 429/503 retries with Retry-After come from createHttpClient.
+ * Jobs API 2.2 and Workspace API client. Every request goes through one AuthorizedClient: it
+ * asks the TokenSource for the token (so an expired one is replaced transparently) and retries
+ * a 401 once with a forced-fresh token. 429/503 retries with Retry-After come from
+ * createHttpClient. Every answer is checked against the shape the code reads (responses.ts),
+ * and run page links are kept only when they point into this workspace.
  */
 export class DatabricksClient implements DatabricksJobsApi {
   readonly host: string;
-  private readonly http: AxiosInstance;
-  private fingerprint: string | undefined;
+  private readonly http: AuthorizedClient;
+  private readonly maxPages: number;
 
+  /**
+   * @param tokens a TokenSource (e.g. credentialTokenSource over the broker), or a function
+   *   `(forceRefresh) => Promise<token>`; an empty token is refused, never sent.
+   */
   constructor(
     host: string,
-    private readonly getToken: DatabricksTokenSource,
-    options: DatabricksClientOptions = {},
+    tokens: TokenSource | DatabricksTokenSource,
+    private readonly options: DatabricksClientOptions = {},
   ) {
     this.host = normaliseWorkspaceHost(host);
-    this.http = createHttpClient({ ...options.http, service: 'Databricks', baseURL: this.host });
+    this.http = new AuthorizedClient(createHttpClient({ ...options.http, service: 'Databricks', baseURL: this.host }), toTokenSource(tokens, 'Databricks'));
+    this.maxPages = Math.max(1, Math.floor(options.maxPages ?? DEFAULT_MAX_PAGES));
   }
 
   get lastTokenFingerprint(): string | undefined {
-    return this.fingerprint;
+    return this.http.lastTokenFingerprint;
   }
 
-  /** All jobs, page by page (page_token), optionally filtered by exact name. */
+  /**
+   * All jobs, page by page (page_token), optionally filtered by exact name. A server that
+   * repeats a page token, or more than `maxPages` pages, ends the listing with a warning
+   * (onWarning) instead of looping.
+   */
   async *listJobs(options: { name?: string; expandTasks?: boolean; pageSize?: number } = {}): AsyncGenerator<BaseJob> {
+    const seen = new Set<string>();
     let pageToken: string | undefined;
-    do {
-      const page = await this.call<ListJobsResponse>({
-        method: 'GET',
-        url: '/api/2.2/jobs/list',
-        params: {
-          limit: options.pageSize ?? 100,
-          ...(pageToken ? { page_token: pageToken } : {}),
-          ...(options.name ? { name: options.name } : {}),
-          ...(options.expandTasks ? { expand_tasks: true } : {}),
+    for (let pages = 0; ; pages++) {
+      if (pages >= this.maxPages) {
+        this.warn(`Databricks jobs/list at ${this.host} still had more after ${this.maxPages} pages; showing the first ${this.maxPages}.`);
+        return;
+      }
+      const page = await this.call(
+        {
+          method: 'GET',
+          url: '/api/2.2/jobs/list',
+          params: {
+            limit: options.pageSize ?? 100,
+            ...(pageToken ? { page_token: pageToken } : {}),
+            ...(options.name ? { name: options.name } : {}),
+            ...(options.expandTasks ? { expand_tasks: true } : {}),
+          },
         },
-      });
+        listJobsShape,
+        'jobs/list answer',
+      );
       for (const job of page.jobs ?? []) yield job;
-      pageToken = page.has_more ? page.next_page_token : undefined;
-    } while (pageToken);
+      if (pageToken !== undefined) seen.add(pageToken);
+      pageToken = page.has_more ? page.next_page_token || undefined : undefined;
+      if (pageToken === undefined) return;
+      if (seen.has(pageToken)) {
+        this.warn(`Databricks jobs/list at ${this.host} repeated a page token after ${pages + 1} pages; the list may be incomplete.`);
+        return;
+      }
+    }
   }
 
   async listAllJobs(options: { name?: string; expandTasks?: boolean; pageSize?: number } = {}): Promise<BaseJob[]> {
@@ -121,7 +166,7 @@ export class DatabricksClient implements DatabricksJobsApi {
   }
 
   getJob(jobId: number): Promise<Job> {
-    return this.call<Job>({ method: 'GET', url: '/api/2.2/jobs/get', params: { job_id: jobId } });
+    return this.call({ method: 'GET', url: '/api/2.2/jobs/get', params: { job_id: jobId } }, jobShape, 'jobs/get answer');
   }
 
   /**
@@ -130,47 +175,50 @@ export class DatabricksClient implements DatabricksJobsApi {
    */
   runNow(request: RunNowRequest): Promise<RunNowResponse> {
     const body: RunNowRequest = { ...request, idempotency_token: request.idempotency_token ?? newIdempotencyToken() };
-    return this.call<RunNowResponse>({ method: 'POST', url: '/api/2.2/jobs/run-now', data: body, retryUnsafe: true });
+    return this.call({ method: 'POST', url: '/api/2.2/jobs/run-now', data: body, retryUnsafe: true }, runNowShape, 'run-now answer');
   }
 
   submitRun(request: SubmitRunRequest): Promise<SubmitRunResponse> {
     const body: SubmitRunRequest = { ...request, idempotency_token: request.idempotency_token ?? newIdempotencyToken() };
-    return this.call<SubmitRunResponse>({ method: 'POST', url: '/api/2.2/jobs/runs/submit', data: body, retryUnsafe: true });
+    return this.call({ method: 'POST', url: '/api/2.2/jobs/runs/submit', data: body, retryUnsafe: true }, submitRunShape, 'runs/submit answer');
   }
 
-  getRun(runId: number): Promise<Run> {
-    return this.call<Run>({ method: 'GET', url: '/api/2.2/jobs/runs/get', params: { run_id: runId } });
+  async getRun(runId: number): Promise<Run> {
+    const run = await this.call({ method: 'GET', url: '/api/2.2/jobs/runs/get', params: { run_id: runId } }, runShape, 'runs/get answer');
+    return withSafeRunPageUrls(run, this.host);
   }
 
   /** One page of runs, most recently started first. */
-  listRuns(request: ListRunsRequest = {}): Promise<ListRunsResponse> {
+  async listRuns(request: ListRunsRequest = {}): Promise<ListRunsResponse> {
     const params = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
-    return this.call<ListRunsResponse>({ method: 'GET', url: '/api/2.2/jobs/runs/list', params });
+    const page = await this.call({ method: 'GET', url: '/api/2.2/jobs/runs/list', params }, listRunsShape, 'runs/list answer');
+    return page.runs ? { ...page, runs: page.runs.map((r) => withSafeRunPageUrls(r, this.host)) } : page;
   }
 
   /** Output of one task run (`tasks[].run_id`); the service refuses a multi-task parent run id. */
-  getRunOutput(taskRunId: number): Promise<RunOutput> {
-    return this.call<RunOutput>({ method: 'GET', url: '/api/2.2/jobs/runs/get-output', params: { run_id: taskRunId } });
+  async getRunOutput(taskRunId: number): Promise<RunOutput> {
+    const out = await this.call({ method: 'GET', url: '/api/2.2/jobs/runs/get-output', params: { run_id: taskRunId } }, runOutputShape, 'runs/get-output answer');
+    return out.metadata ? { ...out, metadata: withSafeRunPageUrls(out.metadata, this.host) } : out;
   }
 
   /** Asynchronous: the run goes TERMINATING, then TERMINATED with CANCELED. Repeating it is harmless. */
   async cancelRun(runId: number): Promise<void> {
-    await this.call<unknown>({ method: 'POST', url: '/api/2.2/jobs/runs/cancel', data: { run_id: runId }, retryUnsafe: true });
+    await this.call({ method: 'POST', url: '/api/2.2/jobs/runs/cancel', data: { run_id: runId }, retryUnsafe: true }, ignoredShape, 'runs/cancel answer');
   }
 
   async importNotebook(request: ImportRequest): Promise<void> {
     // Overwriting import is idempotent; a non-overwriting one is not retried on 5xx.
-    await this.call<unknown>({ method: 'POST', url: '/api/2.0/workspace/import', data: request, retryUnsafe: request.overwrite === true });
+    await this.call({ method: 'POST', url: '/api/2.0/workspace/import', data: request, retryUnsafe: request.overwrite === true }, ignoredShape, 'workspace/import answer');
   }
 
   async mkdirs(path: string): Promise<void> {
-    await this.call<unknown>({ method: 'POST', url: '/api/2.0/workspace/mkdirs', data: { path }, retryUnsafe: true });
+    await this.call({ method: 'POST', url: '/api/2.0/workspace/mkdirs', data: { path }, retryUnsafe: true }, ignoredShape, 'workspace/mkdirs answer');
   }
 
   /** The object at `path`, or undefined when it does not exist. */
   async getStatus(path: string): Promise<ObjectInfo | undefined> {
     try {
-      return await this.call<ObjectInfo>({ method: 'GET', url: '/api/2.0/workspace/get-status', params: { path } });
+      return await this.call({ method: 'GET', url: '/api/2.0/workspace/get-status', params: { path } }, objectInfoShape, 'workspace/get-status answer');
     } catch (e) {
       if (e instanceof ServiceError && e.code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
       throw e;
@@ -178,34 +226,26 @@ export class DatabricksClient implements DatabricksJobsApi {
   }
 
   me(): Promise<ScimUser> {
-    return this.call<ScimUser>({ method: 'GET', url: '/api/2.0/preview/scim/v2/Me' });
+    return this.call({ method: 'GET', url: '/api/2.0/preview/scim/v2/Me' }, scimUserShape, 'SCIM Me answer');
   }
 
-  private async call<T>(config: AxiosRequestConfig): Promise<T> {
-    // The token is fetched outside axios so a sign-in failure reaches the caller unchanged.
+  private async call<T>(config: AuthorizedRequestConfig, shape: Shape<T>, what: string): Promise<T> {
+    let data: unknown;
     try {
-      return await this.send<T>(config, await this.getToken(false));
+      data = await this.http.data<unknown>(config);
     } catch (e) {
-      if (!(e instanceof ServiceError) || e.status !== 401) throw this.withAction(e);
+      throw withAction(e);
     }
-    // One retry with a forced-fresh token: the cached one may have been revoked or be in its
-    // last 30 s, which the service refuses (CONTRACTS.md, token federation).
-    try {
-      return await this.send<T>(config, await this.getToken(true));
-    } catch (e) {
-      throw this.withAction(e);
-    }
+    return parseShape(shape, data, `Databricks at ${this.host}`, what);
   }
 
-  private async send<T>(config: AxiosRequestConfig, token: string): Promise<T> {
-    this.fingerprint = tokenFingerprint(token);
-    const res = await this.http.request<T>({ ...config, headers: { ...config.headers, Authorization: `Bearer ${token}`, Accept: 'application/json' } });
-    return res.data;
+  private warn(message: string): void {
+    this.options.onWarning?.(message);
   }
+}
 
-  private withAction(e: unknown): unknown {
-    if (!(e instanceof ServiceError)) return e;
-    const action = actionFor(e);
-    return action === e.action ? e : new ServiceError(e.service, e.status, e.code, e.message, action);
-  }
+function withAction(e: unknown): unknown {
+  if (!(e instanceof ServiceError)) return e;
+  const action = actionFor(e);
+  return action === e.action ? e : new ServiceError(e.service, e.status, e.code, e.message, action, e.kind);
 }

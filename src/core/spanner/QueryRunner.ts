@@ -1,6 +1,7 @@
 import type { AccessEventSink, Outcome } from '../audit/AccessLog';
-import type { BearerCredential, Credential } from '../credentials/Credential';
+import type { Credential } from '../credentials/Credential';
 import { errorMessage, isCancellation, UserFacingError } from '../errors';
+import { credentialTokenSource, toTokenSource, type TokenSource } from '../http/AuthorizedClient';
 import { DEFAULT_ENDPOINTS, type SpannerSettings } from '../policy/Environment';
 import { decodeResultSet, formatResultTable, type DecodedColumn, type ResultSetStats, type SpannerType, type SpannerValue } from './resultDecoding';
 import { databasePath, SpannerClient, type GoogleTokenSource, type SpannerClientOptions, type SpannerQueryApi } from './SpannerClient';
@@ -14,7 +15,7 @@ export interface QueryRequest {
   spanner: QuerySpannerSettings;
   sql: string;
   /** A Google token for the environment, e.g. googleTokenSource(broker, environment). */
-  getToken: GoogleTokenSource;
+  getToken: TokenSource | GoogleTokenSource;
   sink: AccessEventSink;
   /** Query parameters (`@name`), in their proto3 JSON encoding. */
   params?: Record<string, unknown>;
@@ -133,13 +134,18 @@ export function spannerPrincipal(s: QuerySpannerSettings): string | undefined {
   return undefined;
 }
 
-/** A GoogleTokenSource over the credential broker: `forceRefresh` bypasses its cache. */
-export function googleTokenSource(broker: { get(environment: string, target: 'google', opts?: { forceRefresh?: boolean }): Promise<Credential> }, environment: string): GoogleTokenSource {
-  return async (forceRefresh) => {
-    const c = await broker.get(environment, 'google', { forceRefresh: forceRefresh === true });
-    if (c.target !== 'google') throw new UserFacingError('protocol', `Expected a Google credential for "${environment}", got ${c.target}.`);
-    return (c as BearerCredential).accessToken;
-  };
+/**
+ * The environment's Google token from the credential broker, as a TokenSource (and, for older
+ * callers, as a function returning the token): `forceRefresh` bypasses the broker's cache; a
+ * credential that is not a Google bearer token, or has no token, is refused with a clear error.
+ */
+export function googleTokenSource(
+  broker: { get(environment: string, target: 'google', opts?: { forceRefresh?: boolean }): Promise<Credential> },
+  environment: string,
+): TokenSource & GoogleTokenSource {
+  const source = credentialTokenSource((forceRefresh) => broker.get(environment, 'google', { forceRefresh }), { target: 'google', environment });
+  const fn = async (forceRefresh?: boolean) => (await source.token({ forceRefresh: forceRefresh === true })).value;
+  return Object.assign(fn, { token: source.token });
 }
 
 function accessDetail(sql: string): string {
@@ -208,7 +214,7 @@ export interface QueryRunnerOptions {
 interface CachedClient {
   client: SpannerClient;
   /** The latest token source for this environment: the cached client always asks the current one. */
-  getToken: GoogleTokenSource;
+  tokens: TokenSource;
 }
 
 /**
@@ -228,13 +234,13 @@ export class QueryRunner {
     let cached = this.clients.get(key);
     if (!cached) {
       const entry: CachedClient = {
-        getToken: request.getToken,
-        client: new SpannerClient(endpoint, database, (force) => entry.getToken(force), { principal, http: this.options.http }),
+        tokens: toTokenSource(request.getToken, 'Google'),
+        client: new SpannerClient(endpoint, database, { token: (opts) => entry.tokens.token(opts) }, { principal, http: this.options.http }),
       };
       cached = entry;
       this.clients.set(key, entry);
     }
-    cached.getToken = request.getToken;
+    cached.tokens = toTokenSource(request.getToken, 'Google');
     return runQuery({ ...request, sink: this.options.sink, client: cached.client, now: this.options.now });
   }
 

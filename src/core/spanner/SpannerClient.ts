@@ -1,9 +1,8 @@
-import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { UserFacingError } from '../errors';
-import { tokenFingerprint } from '../fingerprint';
+import { AuthorizedClient, toTokenSource, type AuthorizedRequestConfig, type TokenSource } from '../http/AuthorizedClient';
 import { createHttpClient, ServiceError, type HttpClientOptions } from '../http/HttpClient';
 import { checkEndpointUrl } from '../policy/endpointUrl';
-import type { ResultSet, SpannerType } from './resultDecoding';
+import { parseResultSet, type ResultSet, type SpannerType } from './resultDecoding';
 
 /** Returns a Google access token; `forceRefresh` asks for a new one even if the cached one looks valid. */
 export type GoogleTokenSource = (forceRefresh?: boolean) => Promise<string>;
@@ -64,25 +63,28 @@ export function spannerMessage(e: ServiceError): string {
  */
 export class SpannerClient implements SpannerQueryApi {
   readonly endpoint: string;
-  private readonly http: AxiosInstance;
+  private readonly http: AuthorizedClient;
   private session?: Promise<string>;
-  private fingerprint: string | undefined;
 
+  /**
+   * @param tokens a TokenSource (e.g. credentialTokenSource over the broker), or a function
+   *   `(forceRefresh) => Promise<token>`; an empty token is refused, never sent.
+   */
   constructor(
     endpoint: string,
     readonly database: string,
-    private readonly getToken: GoogleTokenSource,
+    tokens: TokenSource | GoogleTokenSource,
     private readonly options: SpannerClientOptions = {},
   ) {
     const checked = checkEndpointUrl(endpoint);
     if ('error' in checked) throw new UserFacingError('config', `The Spanner endpoint ${checked.error}.`, 'Fix spanner.endpoint in mlspanner.environments.');
     if (!DATABASE_PATH.test(database)) throw new UserFacingError('config', `"${database}" is not a Spanner database name (projects/P/instances/I/databases/D).`);
     this.endpoint = checked.url;
-    this.http = createHttpClient({ ...options.http, service: SERVICE, baseURL: this.endpoint });
+    this.http = new AuthorizedClient(createHttpClient({ ...options.http, service: SERVICE, baseURL: this.endpoint }), toTokenSource(tokens, 'Google'));
   }
 
   get lastTokenFingerprint(): string | undefined {
-    return this.fingerprint;
+    return this.http.lastTokenFingerprint;
   }
 
   /** CreateSession: `POST /v1/{database}/sessions` → Session; returns its name. */
@@ -111,7 +113,7 @@ export class SpannerClient implements SpannerQueryApi {
         const session = this.currentSession();
         const name = await session;
         try {
-          return await this.call<ResultSet>({ method: 'POST', url: `/v1/${name}:executeSql`, data: body, retryUnsafe: true });
+          return parseResultSet(await this.call({ method: 'POST', url: `/v1/${name}:executeSql`, data: body, retryUnsafe: true }));
         } catch (e) {
           if (!(e instanceof ServiceError) || e.code !== 'NOT_FOUND') throw e;
           // Idle sessions are deleted after about an hour (CONTRACTS.md): recreate once and retry.
@@ -131,7 +133,7 @@ export class SpannerClient implements SpannerQueryApi {
     if (!pending) return;
     try {
       const name = await pending;
-      await this.call<unknown>({ method: 'DELETE', url: `/v1/${name}`, timeout: 5000 });
+      await this.call({ method: 'DELETE', url: `/v1/${name}`, timeout: 5000 });
     } catch {
       /* best effort, see above */
     }
@@ -139,8 +141,8 @@ export class SpannerClient implements SpannerQueryApi {
 
   private async openSession(): Promise<string> {
     // CreateSessionRequest: `session` is required; an empty one asks for the defaults.
-    const created = await this.call<{ name?: unknown }>({ method: 'POST', url: `/v1/${this.database}/sessions`, data: { session: {} } });
-    const name = created?.name;
+    const created = await this.call({ method: 'POST', url: `/v1/${this.database}/sessions`, data: { session: {} } });
+    const name = typeof created === 'object' && created !== null ? (created as { name?: unknown }).name : undefined;
     if (typeof name !== 'string' || !SESSION_PATH.test(name) || !name.startsWith(`${this.database}/sessions/`))
       throw new UserFacingError('protocol', `Cloud Spanner returned no session for ${this.database}.`, 'Retry; if it persists, check spanner.endpoint.');
     return name;
@@ -159,27 +161,14 @@ export class SpannerClient implements SpannerQueryApi {
     return this.session;
   }
 
-  private async call<T>(config: AxiosRequestConfig): Promise<T> {
-    // The token is fetched outside the try so a sign-in failure reaches the caller unchanged.
-    const token = await this.getToken(false);
-    try {
-      return await this.send<T>(config, token);
-    } catch (e) {
-      if (!(e instanceof ServiceError) || e.status !== 401) throw e;
-    }
-    // One retry with a forced-fresh token: the cached one may have been revoked or have expired early.
-    return this.send<T>(config, await this.getToken(true));
-  }
-
-  private async send<T>(config: AxiosRequestConfig, token: string): Promise<T> {
-    this.fingerprint = tokenFingerprint(token);
-    const res = await this.http.request<T>({ ...config, headers: { ...config.headers, Authorization: `Bearer ${token}`, Accept: 'application/json' } });
-    return res.data;
+  /** One request through the authorized client (token, one 401 retry, fingerprint); the body unchecked. */
+  private call(config: AuthorizedRequestConfig): Promise<unknown> {
+    return this.http.data<unknown>(config);
   }
 
   /** Rewords Spanner's refusals as what failed, why, and what to do. */
   private explain(e: unknown, sql?: string): unknown {
-    if (!(e instanceof ServiceError) || e.service !== SERVICE || e instanceof SpannerError) return e;
+    if (!(e instanceof ServiceError) || e.service !== SERVICE || e instanceof SpannerError || e.status === undefined) return e;
     const detail = spannerMessage(e);
     const who = this.options.principal ?? 'your Google identity';
     switch (e.code) {
@@ -206,6 +195,6 @@ export class SpannerClient implements SpannerQueryApi {
 /** A Spanner ServiceError with an actionable message; keeps status and code for callers. */
 export class SpannerError extends ServiceError {
   constructor(from: ServiceError, message: string, action?: string) {
-    super(from.service, from.status, from.code, message, action ?? from.action);
+    super(from.service, from.status, from.code, message, action ?? from.action, from.kind);
   }
 }

@@ -1,4 +1,5 @@
 import { UserFacingError } from '../errors';
+import { describeValue, json, list, obj, opt, ShapeMismatch, str, type Shape } from '../http/shape';
 
 /**
  * Cloud Spanner ResultSet JSON (result_set.proto, type.proto; proto3 JSON is lowerCamelCase and
@@ -96,15 +97,34 @@ function malformed(what: string): UserFacingError {
   return new UserFacingError('protocol', `Cloud Spanner returned a malformed result: ${what}.`, 'Retry; if it persists, report it with the query.');
 }
 
-export function typeName(type: SpannerType | undefined): string {
+/**
+ * Deepest type nesting decoded (ARRAY and STRUCT levels). Real schemas nest a handful of levels;
+ * the bound keeps a hostile or broken answer from exhausting the stack.
+ */
+export const MAX_TYPE_DEPTH = 64;
+
+function tooDeep(path: string): UserFacingError {
+  return malformed(`${path} nests types more than ${MAX_TYPE_DEPTH} levels deep`);
+}
+
+export function typeName(type: SpannerType | undefined, depth = 0): string {
   if (!type) return 'TYPE_CODE_UNSPECIFIED';
-  if (type.code === 'ARRAY') return `ARRAY<${typeName(type.arrayElementType)}>`;
+  if (depth > MAX_TYPE_DEPTH) return '…';
+  if (type.code === 'ARRAY') return `ARRAY<${typeName(type.arrayElementType, depth + 1)}>`;
   if (type.code === 'STRUCT') {
-    const fields = (type.structType?.fields ?? []).map((f) => (f.name ? `${f.name} ${typeName(f.type)}` : typeName(f.type)));
+    const fields = (Array.isArray(type.structType?.fields) ? type.structType.fields : []).map((f) =>
+      f?.name ? `${f.name} ${typeName(f.type, depth + 1)}` : typeName(f?.type, depth + 1),
+    );
     return `STRUCT<${fields.join(', ')}>`;
   }
   if ((type.code === 'PROTO' || type.code === 'ENUM') && type.protoTypeFqn) return type.protoTypeFqn;
-  return type.code;
+  return String(type.code);
+}
+
+/** typeName for messages: long STRUCTs are cut. */
+function shortTypeName(type: SpannerType): string {
+  const name = typeName(type);
+  return name.length > 80 ? `${name.slice(0, 79)}…` : name;
 }
 
 const DATE = /^-?\d{4,}-\d{2}-\d{2}$/;
@@ -114,13 +134,13 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 function expectString(value: unknown, type: SpannerType, path: string): string {
-  if (typeof value !== 'string') throw malformed(`${path} is ${JSON.stringify(value)}, expected a string for ${typeName(type)}`);
+  if (typeof value !== 'string') throw malformed(`${path} is ${describeValue(value)}, expected a string for ${shortTypeName(type)}`);
   return value;
 }
 
 function decodeInt64(value: unknown, type: SpannerType, path: string): number | string {
   const s = expectString(value, type, path); // type.proto: INT64 is a decimal string
-  if (!/^-?\d+$/.test(s)) throw malformed(`${path} is "${s}", not an INT64`);
+  if (!/^-?\d+$/.test(s)) throw malformed(`${path} is ${describeValue(s)}, not an INT64`);
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : s.replace(/^(-?)0+(?=\d)/, '$1');
 }
@@ -131,7 +151,7 @@ function decodeFloat(value: unknown, type: SpannerType, path: string): number {
   if (value === 'NaN') return NaN;
   if (value === 'Infinity') return Infinity;
   if (value === '-Infinity') return -Infinity;
-  throw malformed(`${path} is ${JSON.stringify(value)}, expected a number for ${typeName(type)}`);
+  throw malformed(`${path} is ${describeValue(value)}, expected a number for ${shortTypeName(type)}`);
 }
 
 function decodeBytes(value: unknown, type: SpannerType, path: string): Uint8Array {
@@ -141,12 +161,13 @@ function decodeBytes(value: unknown, type: SpannerType, path: string): Uint8Arra
 }
 
 /** Decodes one value of `type` from its proto3 JSON (google.protobuf.Value) encoding. */
-export function decodeValue(value: unknown, type: SpannerType | undefined, path = 'value'): SpannerValue {
-  if (!type) throw malformed(`${path} has no type`);
+export function decodeValue(value: unknown, type: SpannerType | undefined, path = 'value', depth = 0): SpannerValue {
+  if (!type || typeof type !== 'object') throw malformed(`${path} has no type`);
+  if (depth > MAX_TYPE_DEPTH) throw tooDeep(path);
   if (value === null) return null; // NULL of any type is the JSON null
   switch (type.code) {
     case 'BOOL':
-      if (typeof value !== 'boolean') throw malformed(`${path} is ${JSON.stringify(value)}, expected true or false`);
+      if (typeof value !== 'boolean') throw malformed(`${path} is ${describeValue(value)}, expected true or false`);
       return value;
     case 'INT64':
       return decodeInt64(value, type, path);
@@ -163,61 +184,144 @@ export function decodeValue(value: unknown, type: SpannerType | undefined, path 
       return expectString(value, type, path);
     case 'NUMERIC': {
       const s = expectString(value, type, path);
-      if (!DECIMAL.test(s) && s !== 'NaN') throw malformed(`${path} is "${s}", not a NUMERIC`); // NaN: PG_NUMERIC only
+      if (!DECIMAL.test(s) && s !== 'NaN') throw malformed(`${path} is ${describeValue(s)}, not a NUMERIC`); // NaN: PG_NUMERIC only
       return s;
     }
     case 'DATE': {
       const s = expectString(value, type, path);
-      if (!DATE.test(s)) throw malformed(`${path} is "${s}", not a DATE (YYYY-MM-DD)`);
+      if (!DATE.test(s)) throw malformed(`${path} is ${describeValue(s)}, not a DATE (YYYY-MM-DD)`);
       return s;
     }
     case 'TIMESTAMP': {
       const s = expectString(value, type, path);
-      if (!TIMESTAMP.test(s)) throw malformed(`${path} is "${s}", not an RFC 3339 TIMESTAMP`);
+      if (!TIMESTAMP.test(s)) throw malformed(`${path} is ${describeValue(s)}, not an RFC 3339 TIMESTAMP`);
       return s;
     }
     case 'BYTES':
     case 'PROTO':
       return decodeBytes(value, type, path);
     case 'ARRAY': {
-      if (!Array.isArray(value)) throw malformed(`${path} is not a list, expected ${typeName(type)}`);
-      return value.map((v, i) => decodeValue(v, type.arrayElementType, `${path}[${i}]`));
+      if (!Array.isArray(value)) throw malformed(`${path} is not a list, expected ${shortTypeName(type)}`);
+      return value.map((v, i) => decodeValue(v, type.arrayElementType, `${path}[${i}]`, depth + 1));
     }
     case 'STRUCT': {
       // type.proto: a STRUCT value is a list with one entry per field, in field order.
-      const fields = type.structType?.fields ?? [];
+      const declared = type.structType?.fields;
+      const fields = declared === undefined || declared === null ? [] : declared;
+      if (!Array.isArray(fields)) throw malformed(`${path} has a STRUCT type without a field list`);
       if (!Array.isArray(value) || value.length !== fields.length) throw malformed(`${path} is not a list of ${fields.length} field values`);
+      // Field names come from the service: own data properties, so "__proto__" or
+      // "constructor" is a field like any other and never touches a prototype.
       const out: SpannerStruct = {};
       fields.forEach((f, i) => {
-        out[uniqueName(out, f.name, i)] = decodeValue(value[i], f.type, `${path}.${f.name || i}`);
+        const fieldName = typeof f?.name === 'string' ? f.name : undefined;
+        const decoded = decodeValue(value[i], f?.type, `${path}.${fieldName || i}`, depth + 1);
+        Object.defineProperty(out, uniqueName(out, fieldName, i), { value: decoded, enumerable: true, writable: true, configurable: true });
       });
       return out;
     }
     default:
-      throw malformed(`${path} has the unknown type code ${JSON.stringify(type.code)}`);
+      throw malformed(`${path} has the unknown type code ${describeValue(type.code)}`);
   }
 }
 
 /** A field name for an object: anonymous and repeated names (both legal in Spanner) get `_<index>`. */
 function uniqueName(taken: object, name: string | undefined, index: number): string {
-  if (name && !Object.prototype.hasOwnProperty.call(taken, name)) return name;
-  return name ? `${name}_${index}` : `_${index}`;
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(taken, k);
+  if (name && !has(name)) return name;
+  let candidate = name ? `${name}_${index}` : `_${index}`;
+  while (has(candidate)) candidate += `_${index}`;
+  return candidate;
+}
+
+/** A Type from the wire, checked: a type code, element and field types, nesting bounded. */
+function spannerType(v: unknown, path: string, depth = 0): SpannerType {
+  if (depth > MAX_TYPE_DEPTH) throw tooDeep(path);
+  const t = obj<{ code: string; typeAnnotation?: string; protoTypeFqn?: string }>({ code: str, typeAnnotation: opt(str), protoTypeFqn: opt(str) })(v, path);
+  const o = v as Record<string, unknown>;
+  const out: SpannerType = { ...t, code: t.code as SpannerTypeCode };
+  const own = (k: string) => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
+  const element = own('arrayElementType');
+  if (element !== undefined && element !== null) out.arrayElementType = spannerType(element, `${path}.arrayElementType`, depth + 1);
+  const struct = own('structType');
+  if (struct !== undefined && struct !== null) out.structType = structType(struct, `${path}.structType`, depth + 1);
+  return out;
+}
+
+function structType(v: unknown, path: string, depth: number): StructType {
+  const s = obj<{ fields?: unknown[] }>({ fields: opt(list(json)) })(v, path);
+  if (!s.fields) return {};
+  return {
+    fields: s.fields.map((f, i) => {
+      const p = `${path}.fields[${i}]`;
+      const field = obj<{ name?: string; type?: unknown }>({ name: opt(str), type: opt(json) })(f, p);
+      const out: StructField = {};
+      if (field.name !== undefined) out.name = field.name;
+      if (field.type !== undefined) out.type = spannerType(field.type, `${p}.type`, depth + 1);
+      return out;
+    }),
+  };
+}
+
+const jsonObject: Shape<Record<string, unknown>> = (v, path) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ShapeMismatch(path, 'an object', v);
+  return Object.fromEntries(Object.entries(v));
+};
+
+const statsShape = obj<ResultSetStats>({ queryPlan: json, queryStats: opt(jsonObject), rowCountExact: opt(str), rowCountLowerBound: opt(str) });
+const transactionShape = obj<NonNullable<ResultSetMetadata['transaction']>>({ id: opt(str), readTimestamp: opt(str) });
+
+/**
+ * A ResultSet from the wire, checked against result_set.proto as far as it is read: rowType
+ * fields with types (nesting bounded), rows as lists, stats and transaction as objects.
+ * Throws a 'protocol' UserFacingError naming the field otherwise.
+ */
+export function parseResultSet(body: unknown): ResultSet {
+  try {
+    const top = obj<{ metadata?: Record<string, unknown>; rows?: unknown[]; stats?: ResultSetStats }>({
+      metadata: opt(jsonObject),
+      rows: opt(list(json)),
+      stats: opt(statsShape),
+    })(body, '');
+    const out: ResultSet = {};
+    if (top.metadata) {
+      const m = top.metadata;
+      const metadata: ResultSetMetadata = {};
+      if (m.rowType !== undefined && m.rowType !== null) metadata.rowType = structType(m.rowType, 'metadata.rowType', 0);
+      if (m.transaction !== undefined && m.transaction !== null) metadata.transaction = transactionShape(m.transaction, 'metadata.transaction');
+      if (m.undeclaredParameters !== undefined && m.undeclaredParameters !== null)
+        metadata.undeclaredParameters = structType(m.undeclaredParameters, 'metadata.undeclaredParameters', 0);
+      out.metadata = metadata;
+    }
+    if (top.rows) {
+      out.rows = top.rows.map((row, r) => {
+        if (!Array.isArray(row)) throw new ShapeMismatch(`rows[${r}]`, 'a list of values', row);
+        return row;
+      });
+    }
+    if (top.stats) out.stats = top.stats;
+    return out;
+  } catch (e) {
+    if (e instanceof ShapeMismatch) throw malformed(e.message);
+    throw e;
+  }
 }
 
 /** Decodes a ResultSet: columns from metadata.rowType, each row's values per its column type. */
-export function decodeResultSet(resultSet: ResultSet): DecodedResultSet {
-  const fields = resultSet.metadata?.rowType?.fields;
+export function decodeResultSet(resultSet: ResultSet | unknown): DecodedResultSet {
+  const checked = parseResultSet(resultSet);
+  const fields = checked.metadata?.rowType?.fields;
   if (!Array.isArray(fields)) throw malformed('metadata.rowType.fields is missing');
   // Columns stay positional: Spanner allows anonymous (`SELECT 1`) and repeated names.
   const columns: DecodedColumn[] = fields.map((f, i) => {
     if (!f.type) throw malformed(`column ${i} has no type`);
     return { name: f.name || `_${i}`, type: f.type, typeName: typeName(f.type) };
   });
-  const rows = (resultSet.rows ?? []).map((row, r) => {
+  const rows = (checked.rows ?? []).map((row, r) => {
     if (!Array.isArray(row) || row.length !== columns.length) throw malformed(`row ${r} has ${Array.isArray(row) ? row.length : 'no'} values for ${columns.length} columns`);
     return row.map((v, c) => decodeValue(v, columns[c].type, `row ${r} ${columns[c].name}`));
   });
-  return { columns, rows, stats: resultSet.stats, readTimestamp: resultSet.metadata?.transaction?.readTimestamp };
+  return { columns, rows, stats: checked.stats, readTimestamp: checked.metadata?.transaction?.readTimestamp };
 }
 
 export interface ResultTableOptions {
