@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyFederatedJwt, TokenRejected, type FederationTrust } from '../verifyJwt';
+import { SecretScopesEmulator } from './SecretScopesEmulator';
 import { escapeHtml, parseRunPagePath, renderRunPage, runPagePath } from './RunPage';
 
 /**
@@ -71,6 +72,8 @@ export interface WorkspaceKnobs {
   resetStats(): void;
   /** Workspace files as stored by workspace/import: path → decoded content. */
   files(): Map<string, { objectType: 'NOTEBOOK' | 'DIRECTORY' | 'FILE'; language?: string; content?: Buffer }>;
+  /** Secret scopes (Secrets API 2.0): seed scopes with ACLs, read what a client stored. */
+  secrets(): Pick<SecretScopesEmulator, 'createScope' | 'storedValue' | 'scopeNames'>;
 }
 
 export interface StartDatabricksWorkspaceOptions {
@@ -273,6 +276,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
   const taskRunToRun = new Map<number, number>();
   const idempotency = new Map<string, number>();
   const files: ReturnType<WorkspaceKnobs['files']> = new Map();
+  const secretScopes = new SecretScopesEmulator(apiError, () => now());
   const orgId = (stableId(opts.name) % 9_000_000) + 1_000_000;
   let nextRunId = stableId(opts.name) + 1;
   const jitter = Math.min(0.9, Math.max(0, opts.jitter ?? DEFAULT_JITTER));
@@ -623,6 +627,7 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     const q = u.searchParams;
     const body = method === 'POST' ? await jsonBody(req) : {};
     const route = `${method} ${u.pathname}`;
+    if (u.pathname.startsWith('/api/2.0/secrets/')) return secretScopes.handle(method, u.pathname, body, q, who);
     switch (route) {
       case 'GET /api/2.2/jobs/list': {
         const limit = q.has('limit') ? intParam(q.get('limit'), 'limit') : 20;
@@ -1021,6 +1026,9 @@ export async function startDatabricksWorkspace(opts: StartDatabricksWorkspaceOpt
     },
     files() {
       return files;
+    },
+    secrets() {
+      return secretScopes;
     },
   };
 
