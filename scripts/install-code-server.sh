@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs code-server 4.100.3 (VS Code 1.100.3) into a cache folder outside the repository,
 # offline-safe: every download it would make at install time (ripgrep) is replaced by Debian's.
-# Idempotent: a finished install leaves a marker and is reused.
-set -euo pipefail
+# Idempotent: a finished install leaves a marker and is reused. Prints the code-server path on
+# stdout; progress (one line a step) on stderr, npm's own output in a log beside the install.
+# Env: MLSPANNER_CACHE_DIR (default ~/.cache/mlspanner), npm_config_nodedir (Node headers).
+set -Eeuo pipefail
 VERSION=4.100.3
 CACHE_DIR="${MLSPANNER_CACHE_DIR:-$HOME/.cache/mlspanner}"
 DEST="$CACHE_DIR/code-server-$VERSION"
@@ -29,22 +31,61 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# node-gyp builds code-server's native modules against Node's C++ headers. Without a nodedir it
+# downloads them into ~/.cache/node-gyp, which fails offline: use the headers installed beside
+# this Node (NodeSource and nodejs.org builds ship them in <prefix>/include/node).
+if [ -z "${npm_config_nodedir:-}" ]; then
+  NODE_PREFIX="$(node -p 'require("path").dirname(require("path").dirname(process.execPath))')"
+  if [ -f "$NODE_PREFIX/include/node/node.h" ] && [ -f "$NODE_PREFIX/include/node/common.gypi" ]; then
+    export npm_config_nodedir="$NODE_PREFIX"
+  else
+    echo "Note: no Node headers (node.h, common.gypi) in $NODE_PREFIX/include/node; node-gyp will try to download them for Node $(node --version)." >&2
+    echo "  Offline, install them first (Debian's own nodejs: apt-get install libnode-dev; nodejs.org tarballs and NodeSource ship them)," >&2
+    echo "  or point npm_config_nodedir at an unpacked node-$(node --version)-headers folder." >&2
+  fi
+fi
+
+LOG="$CACHE_DIR/code-server-$VERSION-install.log"
+on_error() {
+  echo "code-server $VERSION could not be installed into $DEST. The last lines of $LOG:" >&2
+  tail -n 25 "$LOG" | sed 's/^/  | /' >&2
+  if [ -n "${npm_config_nodedir:-}" ]; then
+    echo "  Native modules build against the Node headers in $npm_config_nodedir/include/node (npm_config_nodedir)." >&2
+  else
+    echo "  If node-gyp failed to download Node headers: install them (apt-get install libnode-dev) or set npm_config_nodedir." >&2
+  fi
+  echo "  The build needs the Debian packages:$DEBS. Fix the cause and run this script again; it starts over." >&2
+}
+trap on_error ERR
+
+# npm's output goes to the log; one line per step here. No update, fund or audit calls.
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false npm_config_yes=true
+step() { echo "code-server $VERSION: $*" >&2; }
+quiet() { "$@" >>"$LOG" 2>&1; }
+
 rm -rf "$DEST"
 mkdir -p "$DEST"
+: >"$LOG"
+step "installing into $DEST (a few minutes, once; log: $LOG)"
 cd "$DEST"
 echo '{"name":"code-server-cache","private":true}' > package.json
-# The package's own postinstall refuses root and downloads ripgrep; skip it and do its work here.
-npm_config_unsafe_perm=true npm install --no-audit --no-fund --ignore-scripts "code-server@$VERSION" >&2
+# The package's own postinstall downloads ripgrep (and refuses root); skip it and do its work here.
+quiet npm install --ignore-scripts "code-server@$VERSION"
 cd node_modules/code-server/lib/vscode
-npm install --no-audit --no-fund --omit=dev --ignore-scripts >&2
+step "VS Code's dependencies"
+quiet npm install --omit=dev --ignore-scripts
 mkdir -p node_modules/@vscode/ripgrep/bin
 ln -sf "$(command -v rg)" node_modules/@vscode/ripgrep/bin/rg
-npm_config_yes=true npm rebuild >&2
+step "building native modules${npm_config_nodedir:+ against $npm_config_nodedir/include/node}"
+quiet npm rebuild
 ln -sfn node_modules node_modules.asar
 (cd bin/remote-cli && ln -sf code-linux.sh code-server)
 (cd bin/helpers && ln -sf browser-linux.sh browser.sh)
-(cd extensions && npm_config_yes=true npm install --no-audit --no-fund --omit=dev >&2)
+step "built-in extensions"
+(cd extensions && quiet npm install --omit=dev)
 cd ../../../..
-npm_config_yes=true npm rebuild argon2 >&2
+quiet npm rebuild argon2
+trap - ERR
 touch "$MARKER"
+step "ready"
 echo "$DEST/node_modules/.bin/code-server"
