@@ -19,7 +19,7 @@ import {
   DEFAULT_STATE_CAPS_MS,
   DEFAULT_TERMINATING_FAST_POLLS,
   DEFAULT_TERMINATING_MS,
-  DEFAULT_WINDOW_CAP_MS,
+  DEFAULT_WINDOW_INTERVAL_MS,
   FixedPollSchedule,
 } from '../src/core/databricks/PollSchedule';
 import { startDatabricksWorkspace, type DemoJobSpec } from '../sandbox/databricks/DatabricksWorkspace';
@@ -165,9 +165,9 @@ async function main() {
       `each phase of each run varies uniformly by ±${JITTER * 100} % (seeded PRNG, seed ${SEED}, one sequence per job). ` +
       `"first" runs have no earlier runs; "recurring" jobs have ${PAST_RUNS} earlier completed runs, listed with runs/list. Clock x${SCALE}.`,
     '',
-    `Adaptive = JobRunner default: steps 1, 1, 2, 3, 5, 8 s after each state change, caps ${caps}; TERMINATING every ${DEFAULT_TERMINATING_MS / 1000} s ` +
+    `Adaptive = JobRunner default: 30 % of the run's age, caps ${caps}; TERMINATING every ${DEFAULT_TERMINATING_MS / 1000} s ` +
       `(${DEFAULT_TERMINATING_FAST_POLLS} polls, then backoff); with history, up to ${DEFAULT_FAR_CAP_MS / 1000} s before the ` +
-      `expected-end window and ${DEFAULT_WINDOW_CAP_MS / 1000} s inside it. Requests = runs/get + runs/list (one per recurring run). Fixed = runs/get every 3 s.`,
+      `expected-end window and every ${DEFAULT_WINDOW_INTERVAL_MS / 1000} s inside it; never more requests than fixed 3 s polling. Requests = runs/get + runs/list (one per recurring run). Fixed = runs/get every 3 s.`,
     '',
     '| runs | n | actual durations (s) | adaptive requests | fixed 3 s requests | request ratio | adaptive mean delay (s) | fixed 3 s mean delay (s) | adaptive max delay (s) | fixed 3 s max delay (s) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

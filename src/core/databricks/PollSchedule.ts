@@ -97,65 +97,107 @@ export function expectedEndWindow(previousDurationsMs: readonly number[]): EndWi
 }
 
 export interface RunPollOptions {
-  /** Delays after the first, second, ... unchanged observation. */
-  stepsMs?: readonly number[];
+  /** The shortest delay, and the first one after reset(). */
+  minMs?: number;
+  /** Delay as a share of the run's age: a run that has gone on for a while has a while to go. */
+  elapsedShare?: number;
   /** Cap per life_cycle_state; `default` for states not listed. */
   capsMs?: Partial<Record<string, number>> & { default?: number };
   /** Durations (ms, start to end) of the same job's earlier successful runs, newest first. */
   previousDurationsMs?: readonly number[];
-  /** Cap while the expected end is still ahead of the window. */
+  /** Cap while the expected end is still ahead of its window. */
   farCapMs?: number;
-  /** Cap while RUNNING inside the window where the end is expected. */
-  windowCapMs?: number;
+  /** Before the window, the delay as a share of the run's age (up to `farCapMs`). */
+  farShare?: number;
+  /** Interval while RUNNING inside the window where the end is expected. */
+  windowIntervalMs?: number;
   /** Delay while TERMINATING, for the first `terminatingFastPolls` polls; then the usual backoff. */
   terminatingMs?: number;
   terminatingFastPolls?: number;
+  /**
+   * The request budget: by any moment, this schedule has asked for no more polls (plus
+   * `priorRequests`) than a poll every `budgetIntervalMs` from its first poll would have sent.
+   * 0 turns it off.
+   */
+  budgetIntervalMs?: number;
+  /** Requests made for this run before its first poll (JobRunner's history lookup): they count against the budget. */
+  priorRequests?: number;
 }
 
 /**
- * Caps per state. A RUNNING run can end at any moment, so its cap stays short enough that its
- * TERMINATING phase (seconds long) is often caught. QUEUED and PENDING (waiting for a slot or a
- * cluster, minutes in practice) rarely end the run, so they back off further. TERMINATING is
- * polled every second at first (see DEFAULT_TERMINATING_MS); its cap only bounds a stuck teardown.
+ * Caps per state. A RUNNING run can end at any moment, but its TERMINATING phase (seconds long)
+ * announces the end, and TERMINATING is polled every second: a RUNNING cap of 8 s catches a 2 s
+ * teardown one time in four and otherwise sees the end within 6 s. QUEUED and PENDING (waiting
+ * for a slot or a cluster, minutes in practice) rarely end the run. The TERMINATING cap only
+ * bounds a stuck teardown.
  */
 export const DEFAULT_STATE_CAPS_MS: Readonly<Record<string, number>> = {
   QUEUED: 15_000,
   PENDING: 15_000,
-  RUNNING: 4500,
+  RUNNING: 8000,
   TERMINATING: 5000,
   default: 10_000,
 };
+export const DEFAULT_MIN_POLL_MS = 1000;
+export const DEFAULT_ELAPSED_SHARE = 0.3;
 export const DEFAULT_FAR_CAP_MS = 30_000;
-export const DEFAULT_WINDOW_CAP_MS = 3000;
+export const DEFAULT_FAR_SHARE = 0.5;
+export const DEFAULT_WINDOW_INTERVAL_MS = 4000;
 /** TERMINATING is short and comes right before TERMINATED: poll it every second, ten times. */
 export const DEFAULT_TERMINATING_MS = 1000;
 export const DEFAULT_TERMINATING_FAST_POLLS = 10;
+/** Never more requests than polling every 3 s would send: the baseline this schedule must beat. */
+export const DEFAULT_BUDGET_INTERVAL_MS = 3000;
+/** JobRunner asks runs/list for the job's earlier runs before it polls. */
+export const DEFAULT_PRIOR_REQUESTS = 1;
 
 /**
- * The schedule JobRunner uses: fast at first and after each state change, backing off to a cap
- * that depends on the state. With earlier runs of the same job it also knows when the end is
- * due: far from it, it polls sparsely (never past the window's start); inside it, densely; past
- * it (an overrun), it falls back to the per-state caps.
+ * The schedule JobRunner uses. The delay grows with the run's age (a share of the time since it
+ * started, within [min, cap of the state]): a run that started seconds ago may end any moment,
+ * one that has run for ten minutes is unlikely to end in the next ten seconds. TERMINATING, the
+ * announcement of the end, is polled every second.
+ *
+ * With earlier runs of the same job it also knows when the end is due: before that window it
+ * polls every 30 s at most (an early failure is still seen); inside it, RUNNING is polled on a
+ * grid aligned to the window's end, so the last poll of the window lands on its end; past it
+ * (an overrun), the age rule applies again.
+ *
+ * A request budget bounds it all: never more polls by any moment than fixed 3-second polling
+ * from the same start, counting the history lookup. Short runs cost at most what fixed polling
+ * costs; long runs save most of their requests.
  */
 export class RunPollSchedule implements PollingSchedule {
   private last: string | undefined;
   private unchanged = 0;
-  private readonly steps: readonly number[];
+  private fast = false;
+  private polls = 0;
+  /** The schedule's own clock: observation times, or the sum of the delays it returned. */
+  private origin: number | undefined;
+  private clock = 0;
+  private readonly min: number;
+  private readonly share: number;
   private readonly caps: Readonly<Record<string, number | undefined>>;
   private readonly window: EndWindow | undefined;
   private readonly farCap: number;
-  private readonly windowCap: number;
+  private readonly farShare: number;
+  private readonly windowInterval: number;
   private readonly terminatingMs: number;
   private readonly terminatingFastPolls: number;
+  private readonly budgetInterval: number;
+  private readonly priorRequests: number;
 
   constructor(options: RunPollOptions = {}) {
-    this.steps = options.stepsMs ?? DEFAULT_POLL_STEPS_MS;
+    this.min = Math.max(1, options.minMs ?? DEFAULT_MIN_POLL_MS);
+    this.share = Math.max(0, options.elapsedShare ?? DEFAULT_ELAPSED_SHARE);
     this.caps = { ...DEFAULT_STATE_CAPS_MS, ...options.capsMs };
     this.window = expectedEndWindow(options.previousDurationsMs ?? []);
     this.farCap = options.farCapMs ?? DEFAULT_FAR_CAP_MS;
-    this.windowCap = options.windowCapMs ?? DEFAULT_WINDOW_CAP_MS;
+    this.farShare = Math.max(0, options.farShare ?? DEFAULT_FAR_SHARE);
+    this.windowInterval = Math.max(this.min, options.windowIntervalMs ?? DEFAULT_WINDOW_INTERVAL_MS);
     this.terminatingMs = options.terminatingMs ?? DEFAULT_TERMINATING_MS;
     this.terminatingFastPolls = options.terminatingFastPolls ?? DEFAULT_TERMINATING_FAST_POLLS;
+    this.budgetInterval = Math.max(0, options.budgetIntervalMs ?? DEFAULT_BUDGET_INTERVAL_MS);
+    this.priorRequests = Math.max(0, options.priorRequests ?? DEFAULT_PRIOR_REQUESTS);
   }
 
   /** The window this schedule expects the end in, if it has history. */
@@ -168,23 +210,42 @@ export class RunPollSchedule implements PollingSchedule {
       this.last = stateKey;
       this.unchanged = 0;
     } else this.unchanged++;
-    const life = stateKey.split('/')[0];
-    const cap = this.caps[life] ?? this.caps.default ?? DEFAULT_POLL_CAP_MS;
-    if (life === 'TERMINATING')
-      return this.unchanged < this.terminatingFastPolls ? this.terminatingMs : pollDelayMs(this.unchanged - this.terminatingFastPolls, this.steps, cap);
-    const w = this.window;
-    if (!w || observation?.startTime === undefined) return pollDelayMs(this.unchanged, this.steps, cap);
-    const elapsed = observation.now - observation.startTime;
-    const toWindow = w.startMs - elapsed;
-    // Far from the expected end: back off further, but wake up when the window opens.
-    if (toWindow > this.windowCap) return Math.min(pollDelayMs(this.unchanged, this.steps, Math.max(cap, this.farCap)), toWindow);
-    // Inside the window a RUNNING run is about to end; one still waiting for a cluster is not.
-    if (elapsed <= w.endMs && life === 'RUNNING') return pollDelayMs(this.unchanged, this.steps, Math.min(cap, this.windowCap));
-    return pollDelayMs(this.unchanged, this.steps, cap);
+    this.polls++;
+    if (observation) {
+      this.origin ??= observation.now;
+      this.clock = Math.max(this.clock, observation.now - this.origin);
+    }
+    const age = observation?.startTime !== undefined ? Math.max(0, observation.now - observation.startTime) : this.clock;
+    let delay = this.fast ? this.min : this.wanted(stateKey.split('/')[0], age);
+    this.fast = false;
+    // The budget: the next poll is request number polls + prior + 1, which fixed polling sends at (polls + prior) intervals.
+    if (this.budgetInterval > 0) delay = Math.max(delay, this.budgetInterval * (this.polls + this.priorRequests) - this.clock);
+    delay = Math.round(Math.max(this.min, delay));
+    if (!observation) this.clock += delay;
+    return delay;
   }
 
+  private wanted(life: string, age: number): number {
+    const cap = this.caps[life] ?? this.caps.default ?? DEFAULT_POLL_CAP_MS;
+    if (life === 'TERMINATING' && this.unchanged < this.terminatingFastPolls) return this.terminatingMs;
+    const byAge = Math.min(cap, Math.max(this.min, this.share * age));
+    const w = this.window;
+    if (!w || age >= w.endMs || life === 'TERMINATING') return byAge;
+    if (age < w.startMs) {
+      // Far from the expected end: sparse polls, the first one in the window on the grid.
+      const firstGridPoint = w.endMs - Math.floor((w.endMs - w.startMs) / this.windowInterval) * this.windowInterval;
+      return Math.min(Math.max(byAge, this.farShare * age), this.farCap, firstGridPoint - age);
+    }
+    // Inside the window a RUNNING run is about to end; one still waiting for a cluster is not.
+    if (life !== 'RUNNING') return byAge;
+    const toGrid = (w.endMs - age) % this.windowInterval;
+    return toGrid >= this.min ? toGrid : toGrid + this.windowInterval;
+  }
+
+  /** Forget the last state: the next poll is fast (e.g. after a cancel request), within the budget. */
   reset(): void {
     this.last = undefined;
     this.unchanged = 0;
+    this.fast = true;
   }
 }
