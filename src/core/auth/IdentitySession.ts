@@ -10,6 +10,12 @@ export interface IdentitySession {
   idToken: string;
   /** Epoch ms the ID token expires. */
   idTokenExpiresAt: number;
+  /**
+   * False when the last refresh returned no new ID token (OIDC Core §12.2 allows that): `idToken`
+   * is then an earlier one, kept for its claims and as a logout hint; it may have expired, so
+   * check `idTokenExpiresAt` (or ask `fresh(s, 'idToken')`) before sending it anywhere.
+   */
+  idTokenRenewed?: boolean;
   accessToken: string;
   /** Epoch ms the access token expires. */
   accessTokenExpiresAt: number;
@@ -26,6 +32,10 @@ export interface IdentitySource {
   /**
    * A session whose tokens are valid for at least `minValiditySeconds`, refreshing silently if
    * needed. Rejects with a UserFacingError of kind 'auth' when the user must sign in again.
+   * `token` names the token the caller will send (a subject token): only its expiry counts.
+   * Without it, the access token counts, and the ID token too while the provider renews it.
+   * For 'idToken' at a provider that does not renew ID tokens on refresh, it rejects (kind
+   * 'auth': a new sign-in gets a new ID token) instead of refreshing again and again.
    */
-  fresh(minValiditySeconds?: number): Promise<IdentitySession>;
+  fresh(minValiditySeconds?: number, token?: SubjectTokenKind): Promise<IdentitySession>;
 }

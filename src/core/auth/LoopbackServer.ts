@@ -27,6 +27,8 @@ export class LoopbackServer {
   private server?: http.Server;
   readonly path: string;
   private port = 0;
+  /** The sign-in waiting for its callback; requests before or after it are turned away. */
+  private waiter?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
   private constructor(path: string) {
     this.path = path;
@@ -34,7 +36,20 @@ export class LoopbackServer {
 
   static async start(path = '/callback'): Promise<LoopbackServer> {
     const s = new LoopbackServer(path);
-    s.server = http.createServer();
+    // Any page on the loopback port is reachable by every local process and web page: a hostile
+    // request line is answered with 400 and never takes the extension host down.
+    s.server = http.createServer((req, res) => {
+      try {
+        s.handle(req, res);
+      } catch {
+        if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end('Bad request');
+      }
+    });
+    s.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
     await new Promise<void>((resolve, reject) => {
       s.server!.once('error', reject);
       s.server!.listen(0, '127.0.0.1', () => resolve());
@@ -47,9 +62,34 @@ export class LoopbackServer {
     return `http://127.0.0.1:${this.port}${this.path}`;
   }
 
+  /** The request target as a URL on this server, or undefined when it is not one (`//[`, `*`, absolute URLs). */
+  private targetOf(req: http.IncomingMessage): URL | undefined {
+    const target = req.url ?? '';
+    // Origin-form only (RFC 9112 §3.2.1): a path starting with one slash.
+    if (!target.startsWith('/') || target.startsWith('//')) return undefined;
+    try {
+      const url = new URL(target, `http://127.0.0.1:${this.port}`);
+      return url.host === `127.0.0.1:${this.port}` ? url : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = this.targetOf(req);
+    if (!url) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad request');
+      return;
+    }
+    if (req.method !== 'GET' || url.pathname !== this.path || !this.waiter) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+      return;
+    }
+    this.waiter(req, res);
+  }
+
   /** Resolves with the full callback URL once a request with the expected state arrives. */
   waitForCallback(opts: LoopbackOptions): Promise<URL> {
-    const server = this.server!;
     return new Promise<URL>((resolve, reject) => {
       let done = false;
       const finish = (err: unknown, url?: URL) => {
@@ -57,6 +97,7 @@ export class LoopbackServer {
         done = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
+        this.waiter = undefined;
         this.close();
         if (err) reject(err);
         else resolve(url!);
@@ -76,12 +117,8 @@ export class LoopbackServer {
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort);
 
-      server.on('request', (req, res) => {
-        const url = new URL(req.url ?? '/', this.redirectUri);
-        if (req.method !== 'GET' || url.pathname !== this.path) {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
-          return;
-        }
+      this.waiter = (req, res) => {
+        const url = this.targetOf(req)!;
         if (url.searchParams.get('state') !== opts.state) {
           res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' }).end(
             PAGE('Sign-in not accepted', 'This response does not belong to the sign-in in progress. Return to VS Code and try again.'),
@@ -95,7 +132,7 @@ export class LoopbackServer {
         res.writeHead(error ? 400 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page, () =>
           finish(undefined, url),
         );
-      });
+      };
     });
   }
 

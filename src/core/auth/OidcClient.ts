@@ -39,8 +39,41 @@ export function validateIssuer(issuer: string): URL {
   return new URL(issuer);
 }
 
-/** Maps what openid-client and fetch throw to errors that say what failed, why and what to do. */
-export function describeOidcError(e: unknown, issuer: string, stage: string): UserFacingError {
+/** Error codes of a connection that never got an HTTP answer: refused, reset, DNS, TLS, closed. */
+const NETWORK_CODE =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENETDOWN|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL)/;
+
+/** The first network error code anywhere in a cause chain (undici nests it in `cause`, AggregateError in `errors`). */
+export function networkErrorCode(e: unknown, depth = 0): string | undefined {
+  if (!e || typeof e !== 'object' || depth > 6) return undefined;
+  const err = e as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof err.code === 'string' && NETWORK_CODE.test(err.code)) return err.code;
+  if (Array.isArray(err.errors)) for (const inner of err.errors) {
+    const code = networkErrorCode(inner, depth + 1);
+    if (code) return code;
+  }
+  return networkErrorCode(err.cause, depth + 1);
+}
+
+/** True when an `access_denied` reads as the provider's policy rather than the user's own refusal. */
+function deniedByPolicy(description: string | undefined): boolean {
+  return /not (been )?assigned|administrator|admin\b|policy|not allowed|not permitted|not authori[sz]ed|unauthori[sz]ed|conditional access|blocked|disabled|AADSTS50105|AADSTS53/i.test(description ?? '');
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Maps what openid-client and fetch throw to errors that say what failed, why and what to do.
+ * `endpoint` is the URL the failing request went to (the token endpoint may live on another
+ * host than the issuer); it names the unreachable host.
+ */
+export function describeOidcError(e: unknown, issuer: string, stage: string, endpoint: string = issuer): UserFacingError {
   if (e instanceof UserFacingError) return e;
   if (e instanceof oidc.AuthorizationResponseError || e instanceof oidc.ResponseBodyError) {
     const code = e.error;
@@ -52,18 +85,22 @@ export function describeOidcError(e: unknown, issuer: string, stage: string): Us
       return new UserFacingError('auth', `The identity provider refused the ${stage} (${why}).`, 'Sign in again.', undefined, { cause: e });
     if (code === 'invalid_scope')
       return new UserFacingError('config', `The identity provider refused the requested scopes (${why}).`, 'Check mlspanner.idp.scopes.', undefined, { cause: e });
-    if (code === 'access_denied')
-      return new UserFacingError('auth', `Sign-in was denied (${why}).`, 'Ask your administrator for access to this application, then sign in again.', undefined, { cause: e });
+    if (code === 'access_denied') {
+      // RFC 6749 §4.1.2.1 / RFC 8628 §3.5: the resource owner (or the server) denied the request.
+      if (deniedByPolicy(e.error_description))
+        return new UserFacingError('auth', `The identity provider denied the sign-in (${why}).`, 'Ask your administrator for access to this application, then sign in again.', undefined, { cause: e });
+      return new UserFacingError('auth', `You declined the sign-in at ${hostOf(issuer)} (${why}).`, 'To sign in, click Sign In again and allow ML Spanner Access when the provider asks.', undefined, { cause: e });
+    }
     return new UserFacingError('service', `The identity provider refused the ${stage} (${why}).`, undefined, undefined, { cause: e });
   }
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const netCode = err.cause?.code ?? err.code;
-  if (err.code === 'OAUTH_TIMEOUT' || (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError' && stage !== 'sign-in')
-    return new UserFacingError('network', `The identity provider at ${issuer} did not answer in time (${stage}).`, 'Check your network or VPN, then retry.', undefined, { cause: e });
-  if (e instanceof TypeError && err.message === 'fetch failed' && !netCode)
-    return new UserFacingError('network', `Cannot reach the identity provider at ${issuer} (${err.cause?.message ?? 'fetch failed'}).`, 'Check mlspanner.idp.issuer and your network or VPN.', undefined, { cause: e });
-  if (netCode && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(netCode))
-    return new UserFacingError('network', `Cannot reach the identity provider at ${issuer} (${netCode}).`, 'Check mlspanner.idp.issuer and your network or VPN.', undefined, { cause: e });
+  if (err.code === 'OAUTH_TIMEOUT' || (e as Error)?.name === 'TimeoutError' || ((e as Error)?.name === 'AbortError' && stage !== 'sign-in'))
+    return new UserFacingError('network', `The identity provider at ${hostOf(endpoint)} did not answer in time (${stage}).`, 'Check your network or VPN, then retry.', undefined, { cause: e });
+  const netCode = networkErrorCode(e);
+  if (netCode)
+    return new UserFacingError('network', `Cannot reach the identity provider at ${hostOf(endpoint)} (${netCode}) during ${stage}; it is unreachable from this machine.`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
+  if (isFetchFailure(e))
+    return new UserFacingError('network', `Cannot reach the identity provider at ${hostOf(endpoint)} during ${stage} (${redact(deepestMessage(e))}).`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
   if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || err.code === 'OAUTH_INVALID_RESPONSE' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
     const msg = redact(err.message ?? '');
     if (stage === 'discovery')
@@ -75,30 +112,125 @@ export function describeOidcError(e: unknown, issuer: string, stage: string): Us
   return new UserFacingError('service', `Sign-in failed during ${stage}: ${redact(err.message || String(e))}.`, undefined, undefined, { cause: e });
 }
 
+/** fetch's own "fetch failed" (undici), possibly wrapped by openid-client: no HTTP answer came back. */
+function isFetchFailure(e: unknown, depth = 0): boolean {
+  if (!e || typeof e !== 'object' || depth > 6) return false;
+  if (e instanceof TypeError && e.message === 'fetch failed') return true;
+  return isFetchFailure((e as { cause?: unknown }).cause, depth + 1);
+}
+
+function deepestMessage(e: unknown): string {
+  let cur = e as { message?: string; cause?: unknown } | undefined;
+  let msg = 'fetch failed';
+  for (let i = 0; cur && typeof cur === 'object' && i < 6; i++) {
+    if (cur.message) msg = cur.message;
+    cur = cur.cause as typeof cur;
+  }
+  return msg;
+}
+
+/** The discovery document's endpoints that ML Spanner Access sends requests or the user to. */
+export const PROVIDER_ENDPOINTS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'device_authorization_endpoint',
+  'revocation_endpoint',
+  'jwks_uri',
+  'end_session_endpoint',
+] as const;
+
+/**
+ * Checks every endpoint the discovery document names: https, or plain http only to a loopback
+ * host (RFC 8252 §8.3), and no credentials in the URL. A loopback http issuer does not make the
+ * other endpoints safe: each is checked on its own. Returns the problems, worded for the user.
+ */
+export function checkProviderEndpoints(metadata: Readonly<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  for (const name of PROVIDER_ENDPOINTS) {
+    const value = metadata[name];
+    if (value === undefined) continue;
+    let u: URL;
+    try {
+      if (typeof value !== 'string') throw new Error('not a string');
+      u = new URL(value);
+    } catch {
+      problems.push(`${name} is not a URL`);
+      continue;
+    }
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname)))
+      problems.push(`${name} ${u.protocol}//${u.host}${u.pathname} is not https (plain http is allowed for loopback hosts only)`);
+    else if (u.username || u.password) problems.push(`${name} contains credentials`);
+  }
+  return problems;
+}
+
+/** Which `prompt` to send for "sign in as a different user" (OIDC Core §3.1.2.1). */
+export type AccountPrompt = 'login' | 'select_account';
+
+/**
+ * `select_account` only where the provider lists it in `prompt_values_supported`; otherwise
+ * `login` (re-authenticate), which every OpenID provider understands.
+ */
+export function accountPrompt(requested: AccountPrompt, promptValuesSupported: unknown): AccountPrompt {
+  if (requested === 'select_account' && Array.isArray(promptValuesSupported) && promptValuesSupported.includes('select_account')) return 'select_account';
+  return 'login';
+}
+
 /**
  * The OpenID Connect client: discovery, authorization code + PKCE, device code, refresh and
  * revocation, all through openid-client (which validates ID tokens, `state`, `nonce` and
- * RFC 9207 `iss`).
+ * RFC 9207 `iss`). Every request it makes is cut off by `close()`, so a client for settings that
+ * changed sends nothing more.
  */
 export class OidcClient {
   private constructor(
     readonly settings: OidcSettings,
     readonly config: oidc.Configuration,
+    private readonly lifetime: AbortController,
   ) {}
 
-  static async discover(settings: OidcSettings): Promise<OidcClient> {
+  static async discover(settings: OidcSettings, signal?: AbortSignal): Promise<OidcClient> {
     const url = validateIssuer(settings.issuer);
     if (!settings.clientId) throw new UserFacingError('config', 'mlspanner.idp.clientId is empty.', 'Set it to the client id of the ML Spanner Access application at your identity provider.');
+    const lifetime = new AbortController();
+    const onAbort = () => lifetime.abort();
+    signal?.addEventListener('abort', onAbort);
+    const fetchWithLifetime: oidc.CustomFetch = (input, init) =>
+      fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, lifetime.signal]) : lifetime.signal } as RequestInit);
     const execute = url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
     try {
       const config = await oidc.discovery(url, settings.clientId, { token_endpoint_auth_method: 'none' }, oidc.None(), {
         execute,
         timeout: settings.timeoutSeconds ?? 30,
+        [oidc.customFetch]: fetchWithLifetime,
       });
-      return new OidcClient(settings, config);
+      const problems = checkProviderEndpoints(config.serverMetadata() as Record<string, unknown>);
+      if (problems.length)
+        throw new UserFacingError(
+          'config',
+          `The identity provider at ${settings.issuer} names endpoints that tokens must not be sent to: ${problems.join('; ')}.`,
+          'Check mlspanner.idp.issuer; the provider administrator must publish https endpoints in its discovery document.',
+        );
+      // openid-client then allows http for these (loopback-only) endpoints as well.
+      if (PROVIDER_ENDPOINTS.some((n) => String(config.serverMetadata()[n] ?? '').startsWith('http:'))) oidc.allowInsecureRequests(config);
+      config[oidc.customFetch] = fetchWithLifetime;
+      return new OidcClient(settings, config, lifetime);
     } catch (e) {
+      lifetime.abort();
       throw describeOidcError(e, settings.issuer, 'discovery');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Cuts off every request this client has in flight and refuses new ones. */
+  close(): void {
+    this.lifetime.abort();
+  }
+
+  private endpoint(name: (typeof PROVIDER_ENDPOINTS)[number]): string {
+    const v = this.config.serverMetadata()[name];
+    return typeof v === 'string' ? v : this.settings.issuer;
   }
 
   get deviceFlowSupported(): boolean {
@@ -107,6 +239,17 @@ export class OidcClient {
 
   get revocationSupported(): boolean {
     return typeof this.config.serverMetadata().revocation_endpoint === 'string';
+  }
+
+  /** RP-Initiated Logout 1.0: the provider can end its own browser session. */
+  get endSessionSupported(): boolean {
+    return typeof this.config.serverMetadata().end_session_endpoint === 'string';
+  }
+
+  /** `prompt_values_supported` from discovery (OIDC Discovery / Prompt Create §4.1), when given. */
+  get promptValuesSupported(): string[] | undefined {
+    const v = (this.config.serverMetadata() as Record<string, unknown>).prompt_values_supported;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
   }
 
   /**
@@ -120,11 +263,13 @@ export class OidcClient {
       await oidc.refreshTokenGrant(this.config, 'mlspanner-client-check');
     } catch (e) {
       if (e instanceof oidc.ResponseBodyError && (e.error === 'invalid_client' || e.error === 'unauthorized_client'))
-        throw describeOidcError(e, this.settings.issuer, 'client check');
+        throw describeOidcError(e, this.settings.issuer, 'client check', this.endpoint('token_endpoint'));
+      const net = describeOidcError(e, this.settings.issuer, 'client check', this.endpoint('token_endpoint'));
+      if (net.kind === 'network') throw net;
     }
   }
 
-  authorizationUrl(p: { redirectUri: string; codeChallenge: string; state: string; nonce: string }): URL {
+  authorizationUrl(p: { redirectUri: string; codeChallenge: string; state: string; nonce: string; prompt?: AccountPrompt }): URL {
     return oidc.buildAuthorizationUrl(this.config, {
       redirect_uri: p.redirectUri,
       scope: this.settings.scopes.join(' '),
@@ -132,7 +277,20 @@ export class OidcClient {
       code_challenge_method: 'S256',
       state: p.state,
       nonce: p.nonce,
+      ...(p.prompt ? { prompt: p.prompt } : {}),
     });
+  }
+
+  /**
+   * RP-Initiated Logout 1.0 §2: the end-session URL with `id_token_hint` and `client_id`, for the
+   * browser. Undefined when the provider has no end-session endpoint. The URL carries the ID
+   * token: open it, never log it.
+   */
+  endSessionUrl(p: { idTokenHint?: string }): URL | undefined {
+    if (!this.endSessionSupported) return undefined;
+    const params: Record<string, string> = { client_id: this.settings.clientId };
+    if (p.idTokenHint) params.id_token_hint = p.idTokenHint;
+    return oidc.buildEndSessionUrl(this.config, params);
   }
 
   async exchangeCode(callback: URL, checks: { verifier: string; state: string; nonce: string; redirectUri: string }, now = Date.now()): Promise<TokenSet> {
@@ -145,7 +303,7 @@ export class OidcClient {
       }, { redirect_uri: checks.redirectUri });
       return toTokenSet(res, now);
     } catch (e) {
-      throw describeOidcError(e, this.settings.issuer, 'sign-in');
+      throw describeOidcError(e, this.settings.issuer, 'sign-in', this.endpoint('token_endpoint'));
     }
   }
 
@@ -162,7 +320,7 @@ export class OidcClient {
         },
       };
     } catch (e) {
-      throw describeOidcError(e, this.settings.issuer, 'device authorization');
+      throw describeOidcError(e, this.settings.issuer, 'device authorization', this.endpoint('device_authorization_endpoint'));
     }
   }
 
@@ -174,16 +332,21 @@ export class OidcClient {
       if (signal.aborted) throw e;
       if (e instanceof oidc.ResponseBodyError && e.error === 'expired_token')
         throw new UserFacingError('auth', 'The device code expired before sign-in was completed.', 'Click Sign In to get a new code.');
-      throw describeOidcError(e, this.settings.issuer, 'device sign-in');
+      throw describeOidcError(e, this.settings.issuer, 'device sign-in', this.endpoint('token_endpoint'));
     }
   }
 
+  /**
+   * RFC 6749 §6: a refresh asks for no `scope`, which means the scope originally granted. Asking
+   * again for the configured list fails with `invalid_scope` at providers that granted less
+   * (e.g. `offline_access` only with consent).
+   */
   async refresh(refreshToken: string, now = Date.now()): Promise<TokenSet> {
     try {
-      const res = await oidc.refreshTokenGrant(this.config, refreshToken, { scope: this.settings.scopes.join(' ') });
+      const res = await oidc.refreshTokenGrant(this.config, refreshToken);
       return toTokenSet(res, now);
     } catch (e) {
-      throw describeOidcError(e, this.settings.issuer, 'session refresh');
+      throw describeOidcError(e, this.settings.issuer, 'session refresh', this.endpoint('token_endpoint'));
     }
   }
 
@@ -193,7 +356,7 @@ export class OidcClient {
     try {
       await oidc.tokenRevocation(this.config, refreshToken, { token_type_hint: 'refresh_token' });
     } catch (e) {
-      throw describeOidcError(e, this.settings.issuer, 'revocation');
+      throw describeOidcError(e, this.settings.issuer, 'revocation', this.endpoint('revocation_endpoint'));
     }
   }
 }
@@ -202,7 +365,8 @@ export class OidcClient {
 export type OidcApi = Pick<
   OidcClient,
   'deviceFlowSupported' | 'revocationSupported' | 'checkClientKnown' | 'authorizationUrl' | 'exchangeCode' | 'startDeviceAuthorization' | 'pollDevice' | 'refresh' | 'revoke'
->;
+> &
+  Partial<Pick<OidcClient, 'endSessionSupported' | 'promptValuesSupported' | 'endSessionUrl' | 'close'>>;
 
 function toTokenSet(res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, now: number): TokenSet {
   if (!res.access_token) throw new UserFacingError('protocol', 'The identity provider returned no access token.', 'Contact your identity provider administrator.');
