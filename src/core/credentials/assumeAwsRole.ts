@@ -3,7 +3,7 @@
 // (729 KB with axios vs 277 KB axios alone) for one unsigned request. AssumeRoleWithWebIdentity
 // needs no SigV4 signature, so it is one form POST over the shared axios client.
 import { UserFacingError } from '../errors';
-import { ServiceError } from '../http/HttpClient';
+import { ServiceError, serviceText, withoutSecret } from '../http/HttpClient';
 import { settingPath } from '../policy/Environment';
 import { parseAssumeRoleWithWebIdentityResponse, parseAwsError } from './awsStsXml';
 import type { HttpFactory, IssuedToken } from './Credential';
@@ -69,7 +69,7 @@ export async function assumeAwsRole(http: HttpFactory, req: AssumeRoleRequest): 
     const se = e instanceof ServiceError ? e : undefined;
     throw new UserFacingError(
       se?.status === undefined ? 'network' : 'service',
-      `AWS STS for "${req.environment}" failed: ${se?.message ?? String(e)}`,
+      `AWS STS for "${req.environment}" failed: ${withoutSecret(se?.message ?? serviceText(e instanceof Error ? e.message : String(e)), req.webIdentityToken)}`,
       `Check ${settingPath(req.environment, 'aws', 'stsEndpoint')} (or aws.region) and your network, then retry.`,
       undefined,
       { cause: e },
@@ -88,7 +88,8 @@ export async function assumeAwsRole(http: HttpFactory, req: AssumeRoleRequest): 
       principal: req.roleArn,
     };
   }
-  throw awsError(req, status, parseAwsError(body));
+  const err = parseAwsError(body);
+  throw awsError(req, status, err && { ...err, message: withoutSecret(err.message, req.webIdentityToken) });
 }
 
 /** Maps STS error codes (API reference, AssumeRoleWithWebIdentity "Errors") to what to do. */
@@ -96,7 +97,9 @@ export function awsError(req: Pick<AssumeRoleRequest, 'environment' | 'roleArn'>
   const at = (k: string) => settingPath(req.environment, 'aws', k);
   if (!err)
     return new UserFacingError('protocol', `AWS STS for "${req.environment}" answered HTTP ${status} without an AWS error document.`, `Check ${at('stsEndpoint')}.`);
-  const what = `AWS STS refused to assume ${req.roleArn} for "${req.environment}": ${err.code}: ${err.message || 'no message'}`;
+  // STS echoes parts of the request in <Message> (for a malformed token, the token itself):
+  // redacted and cut before it reaches any message.
+  const what = `AWS STS refused to assume ${req.roleArn} for "${req.environment}": ${serviceText(err.code, 80)}: ${err.message ? serviceText(err.message) : 'no message'}`;
   switch (err.code) {
     case 'InvalidIdentityToken':
     case 'IDPRejectedClaim':

@@ -10,12 +10,20 @@ export interface XmlElement {
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
+/** A character reference's code point, if XML allows that character (XML 1.0 §2.2 Char). */
+function charRef(codePoint: number, ref: string): string {
+  const ok =
+    codePoint === 0x9 || codePoint === 0xa || codePoint === 0xd || (codePoint >= 0x20 && codePoint <= 0xd7ff) || (codePoint >= 0xe000 && codePoint <= 0xfffd) || (codePoint >= 0x10000 && codePoint <= 0x10ffff);
+  if (!ok) throw new XmlSyntaxError(`character reference ${ref.slice(0, 16)} is not a character`);
+  return String.fromCodePoint(codePoint);
+}
+
 function decode(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (m, e: string) => {
-    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    if (e in ENTITIES) return ENTITIES[e];
-    throw new XmlSyntaxError(`unknown entity ${m}`);
+    if (e.startsWith('#x')) return charRef(parseInt(e.slice(2), 16), m);
+    if (e.startsWith('#')) return charRef(parseInt(e.slice(1), 10), m);
+    if (Object.prototype.hasOwnProperty.call(ENTITIES, e)) return ENTITIES[e];
+    throw new XmlSyntaxError(`unknown entity ${m.slice(0, 16)}`);
   });
 }
 
@@ -25,6 +33,9 @@ export class XmlSyntaxError extends Error {
 
 const NAME = '[A-Za-z_][\\w.:-]*';
 const ATTR = new RegExp(`\\s+(${NAME})\\s*=\\s*("([^"]*)"|'([^']*)')`, 'gy');
+const END_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
+const START_TAG = new RegExp(`<(${NAME})`, 'y');
+const WHITESPACE = /\s*/y;
 
 /**
  * A small, strict parser for the XML of AWS query-protocol responses: elements, attributes,
@@ -39,8 +50,9 @@ export function parseXml(input: string): XmlElement {
   let root: XmlElement | undefined;
   const skipMisc = () => {
     for (;;) {
-      const ws = /^\s*/.exec(src.slice(i))![0].length;
-      i += ws;
+      WHITESPACE.lastIndex = i;
+      WHITESPACE.exec(src);
+      i = WHITESPACE.lastIndex;
       if (src.startsWith('<!--', i)) {
         const end = src.indexOf('-->', i + 4);
         if (end < 0) throw new XmlSyntaxError('unterminated comment');
@@ -63,7 +75,7 @@ export function parseXml(input: string): XmlElement {
     }
     if (src.startsWith('<!', i) || src.startsWith('<?', i)) throw new XmlSyntaxError(`unsupported markup at offset ${i}`);
     if (src.startsWith('</', i)) {
-      const m = new RegExp(`</(${NAME})\\s*>`, 'y');
+      const m = END_TAG;
       m.lastIndex = i;
       const r = m.exec(src);
       if (!r) throw new XmlSyntaxError(`malformed end tag at offset ${i}`);
@@ -77,17 +89,18 @@ export function parseXml(input: string): XmlElement {
       continue;
     }
     if (src[i] === '<') {
-      const nameRe = new RegExp(`<(${NAME})`, 'y');
+      const nameRe = START_TAG;
       nameRe.lastIndex = i;
       const r = nameRe.exec(src);
       if (!r) throw new XmlSyntaxError(`malformed start tag at offset ${i}`);
-      const el: XmlElement = { name: localName(r[1]), attributes: {}, children: [], text: '' };
+      // No prototype: an attribute named __proto__ or constructor is an attribute like any other.
+      const el: XmlElement = { name: localName(r[1]), attributes: Object.create(null) as Record<string, string>, children: [], text: '' };
       i = nameRe.lastIndex;
       for (;;) {
         ATTR.lastIndex = i;
         const a = ATTR.exec(src);
         if (!a) break;
-        if (a[1] in el.attributes) throw new XmlSyntaxError(`duplicate attribute ${a[1]}`);
+        if (Object.prototype.hasOwnProperty.call(el.attributes, a[1])) throw new XmlSyntaxError(`duplicate attribute ${a[1]}`);
         el.attributes[a[1]] = decode(a[3] ?? a[4] ?? '');
         i = ATTR.lastIndex;
       }

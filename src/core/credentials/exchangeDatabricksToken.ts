@@ -1,7 +1,7 @@
 // Databricks has no official JS SDK for token federation; this is two plain HTTP requests
 // (discovery + RFC 8693 exchange) over the shared axios client.
 import { UserFacingError } from '../errors';
-import { ServiceError } from '../http/HttpClient';
+import { ServiceError, serviceText, withoutSecret } from '../http/HttpClient';
 import { checkEndpointUrl } from '../policy/endpointUrl';
 import { settingPath } from '../policy/Environment';
 import type { HttpFactory, IssuedToken } from './Credential';
@@ -128,7 +128,7 @@ export async function exchangeDatabricksToken(
 
 function databricksExchangeError(req: DatabricksExchangeRequest, e: unknown): UserFacingError {
   const se = e instanceof ServiceError ? e : undefined;
-  const what = `Databricks token exchange for "${req.environment}" at ${req.host} failed: ${se?.message ?? String(e)}`;
+  const what = `Databricks token exchange for "${req.environment}" at ${req.host} failed: ${withoutSecret(se?.message ?? serviceText(e instanceof Error ? e.message : String(e)), req.subjectToken)}`;
   const at = (k: string) => settingPath(req.environment, 'databricks', k);
   switch (se?.code) {
     case 'invalid_client':

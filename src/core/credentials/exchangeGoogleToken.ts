@@ -3,7 +3,7 @@
 // (565 KB with axios vs 277 KB axios alone) for two HTTP requests. The STS exchange and the
 // impersonation call are therefore made with the shared axios client, per CONTRACTS.md "Google".
 import { UserFacingError } from '../errors';
-import { ServiceError } from '../http/HttpClient';
+import { ServiceError, serviceText, withoutSecret } from '../http/HttpClient';
 import type { SubjectTokenKind } from '../auth/IdentitySession';
 import { settingPath } from '../policy/Environment';
 import type { HttpFactory, IssuedToken } from './Credential';
@@ -82,7 +82,7 @@ export async function exchangeGoogleToken(http: HttpFactory, req: GoogleExchange
 
 function stsError(req: GoogleExchangeRequest, e: unknown): UserFacingError {
   const se = e instanceof ServiceError ? e : undefined;
-  const what = `Google STS token exchange for "${req.environment}" failed: ${se?.message ?? String(e)}`;
+  const what = `Google STS token exchange for "${req.environment}" failed: ${withoutSecret(se?.message ?? serviceText(e instanceof Error ? e.message : String(e)), req.subjectToken)}`;
   const at = (k: string) => settingPath(req.environment, 'spanner', k);
   switch (se?.code) {
     case 'invalid_target':
@@ -112,7 +112,7 @@ function stsError(req: GoogleExchangeRequest, e: unknown): UserFacingError {
 
 function impersonationError(req: GoogleExchangeRequest, e: unknown): UserFacingError {
   const se = e instanceof ServiceError ? e : undefined;
-  const what = `Impersonating ${req.serviceAccount} for "${req.environment}" failed: ${se?.message ?? String(e)}`;
+  const what = `Impersonating ${req.serviceAccount} for "${req.environment}" failed: ${withoutSecret(se?.message ?? serviceText(e instanceof Error ? e.message : String(e)), req.subjectToken)}`;
   const setting = settingPath(req.environment, 'spanner', 'serviceAccount');
   if (se?.status === 403 || se?.code === 'PERMISSION_DENIED')
     return new UserFacingError(

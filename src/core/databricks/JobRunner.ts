@@ -2,6 +2,7 @@ import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
 import { CancelledError, UserFacingError, errorMessage } from '../errors';
 import { ServiceError } from '../http/HttpClient';
 import { newIdempotencyToken, type DatabricksJobsApi } from './DatabricksClient';
+import { safeRunPageUrl } from './responses';
 import { RunPollSchedule, type PollingSchedule } from './PollSchedule';
 import { accessOutcome, classifyRun, runStateIcon, runStateKey, runStateText, type RunOutcome } from './RunStateMapping';
 import type { ImportFormat, Run, RunState, WorkspaceLanguage } from './types';
@@ -90,8 +91,14 @@ export interface JobRunnerOptions {
   schedule?: (context: PollScheduleContext) => PollingSchedule;
   /** Look up earlier runs of the same job (run store, runs/list) to expect the end; true by default. */
   useRunHistory?: boolean;
-  /** Consecutive transient failures (network, 5xx after retries) tolerated while polling. */
+  /**
+   * Consecutive failures of the service itself (5xx or 429 after the client's retries, a
+   * malformed answer) tolerated while polling. Network outages and failures to renew the token
+   * are not counted: polling backs off (up to `maxOfflineDelayMs`) and goes on.
+   */
   maxConsecutiveErrors?: number;
+  /** Longest wait between polls while Databricks or the token source cannot be reached. Default 60 s. */
+  maxOfflineDelayMs?: number;
   /** Finished records kept for the runs view. */
   keepFinished?: number;
   onStoreError?: (e: unknown) => void;
@@ -156,9 +163,29 @@ export function needsSignIn(e: unknown): boolean {
   return e instanceof UserFacingError && e.kind === 'auth';
 }
 
-function isTransient(e: unknown): boolean {
-  if (e instanceof ServiceError) return e.status === undefined || e.status === 429 || e.status >= 500;
-  return !(e instanceof UserFacingError);
+/**
+ * What a failed poll means for the run being watched:
+ * - 'offline': Databricks or the token source could not be reached, or renewing the token
+ *   failed for a passing reason. The run is unaffected: back off and keep polling.
+ * - 'unavailable': Databricks answered but could not serve (5xx, 429, a malformed answer, a
+ *   bug): back off, and give up after maxConsecutiveErrors in a row.
+ * - 'fatal': anything else (the run is unknown, access was denied, a setting is wrong).
+ * A needed sign-in is handled before this (onAuthRequired).
+ */
+export type PollFailure = 'offline' | 'unavailable' | 'fatal';
+
+export function classifyPollFailure(e: unknown): PollFailure {
+  if (e instanceof ServiceError) {
+    if (e.status === undefined) return e.kind === 'network' ? 'offline' : 'fatal';
+    return e.status >= 500 || e.status === 429 ? 'unavailable' : 'fatal';
+  }
+  if (e instanceof UserFacingError) {
+    // Not from Databricks: the token source (identity provider, token exchange) failed.
+    if (e.kind === 'network' || e.kind === 'service') return 'offline';
+    if (e.kind === 'protocol') return 'unavailable';
+    return 'fatal';
+  }
+  return 'unavailable';
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -298,7 +325,9 @@ export class JobRunner {
     const previousDurationsMs = this.options.useRunHistory === false ? [] : await this.previousDurations(record);
     const schedule = this.makeSchedule({ previousDurationsMs });
     const maxErrors = this.options.maxConsecutiveErrors ?? 5;
+    const maxOfflineDelay = this.options.maxOfflineDelayMs ?? 60_000;
     let errors = 0;
+    let offline = 0;
     let cancelRequested = false;
     let lastKey: string | undefined;
     for (;;) {
@@ -311,14 +340,25 @@ export class JobRunner {
       try {
         run = await this.withSignIn(() => this.client.getRun(record.runId));
         errors = 0;
+        offline = 0;
       } catch (e) {
-        if (!isTransient(e) || ++errors > maxErrors) throw this.pollFailed(e, record);
-        await this.sleep(Math.min(30_000, 1000 * 2 ** errors), cancelRequested ? undefined : options.signal);
+        const failure = classifyPollFailure(e);
+        if (failure === 'fatal' || (failure === 'unavailable' && ++errors > maxErrors)) throw this.pollFailed(e, record);
+        let delay: number;
+        if (failure === 'offline') {
+          // The run goes on without us: say so once, keep the last state, and retry, capped.
+          if (offline++ === 0) this.reconnecting(record, options, e);
+          delay = Math.min(maxOfflineDelay, 1000 * 2 ** Math.min(offline, 16));
+          // The next answer is shown even if the state did not change, to clear "reconnecting".
+          lastKey = undefined;
+        } else delay = Math.min(30_000, 1000 * 2 ** errors);
+        await this.sleep(delay, cancelRequested ? undefined : options.signal);
         continue;
       }
       const state = run.state ?? {};
       const key = runStateKey(state);
-      if (run.run_page_url) record.runPageUrl = run.run_page_url;
+      const pageUrl = safeRunPageUrl(run.run_page_url, this.client.host);
+      if (pageUrl) record.runPageUrl = pageUrl;
       if (key !== lastKey) {
         lastKey = key;
         record.lastState = state;
@@ -331,6 +371,13 @@ export class JobRunner {
       const startTime = run.start_time || record.startedAt;
       await this.sleep(schedule.next(key, { now: this.now(), startTime }), cancelRequested ? undefined : options.signal);
     }
+  }
+
+  /** Progress while Databricks cannot be reached: the last known state, and why it is not fresh. */
+  private reconnecting(record: RunRecord, options: RunOptions, e: unknown): void {
+    const state = record.lastState ?? {};
+    const why = e instanceof UserFacingError ? e.message : errorMessage(e);
+    options.onProgress?.({ record: { ...record }, state, text: `${runStateText(state)} (reconnecting: ${why})`, icon: 'sync~spin' });
   }
 
   /**

@@ -67,14 +67,22 @@ const RESULT_TEXT: Record<string, string> = {
   DISABLED: 'Disabled',
 };
 
-/** One short line for a tree item or a notification, e.g. "Running" or "Failed: <message>". */
+/** The table's own entry (never an inherited one such as `constructor`), else the name itself. */
+function textOf(table: Record<string, string>, key: string): string {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : key;
+}
+
+/**
+ * One short line for a tree item or a notification, e.g. "Running" or "Failed: <message>".
+ * Robust to a state restored from storage with fields of the wrong type.
+ */
 export function runStateText(state: RunState | undefined): string {
-  const life = state?.life_cycle_state;
+  const life = typeof state?.life_cycle_state === 'string' ? state.life_cycle_state : undefined;
   if (!life) return 'Unknown state';
   let text: string;
-  if (life === 'TERMINATED') text = state?.result_state ? (RESULT_TEXT[state.result_state] ?? state.result_state) : 'Finished';
-  else text = LIFE_TEXT[life] ?? life;
-  const msg = state?.state_message?.trim();
+  if (life === 'TERMINATED') text = typeof state?.result_state === 'string' && state.result_state ? textOf(RESULT_TEXT, state.result_state) : 'Finished';
+  else text = textOf(LIFE_TEXT, life);
+  const msg = typeof state?.state_message === 'string' ? state.state_message.trim() : undefined;
   const { outcome } = classifyRun(state);
   // The service's message explains failures and waits; "In run" and the like add nothing.
   if (msg && (outcome === 'failed' || life === 'QUEUED' || life === 'BLOCKED' || life === 'WAITING_FOR_RETRY')) text += `: ${msg}`;

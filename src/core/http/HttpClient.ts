@@ -108,6 +108,21 @@ export function serviceText(text: string, max = 300): string {
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : flat;
 }
 
+/**
+ * `text` without `secret` or any long piece of it (a JWT's header, payload or signature on its
+ * own, e.g. when a service quotes a cut token), before the generic redaction runs.
+ */
+export function withoutSecret(text: string, secret: string): string {
+  if (!secret) return text;
+  const pieces = [secret, ...secret.split('.')].filter((p) => p.length >= 16).sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const p of pieces) out = out.split(p).join('[redacted]');
+  // A quoted prefix of the token (cut at some length) is still the token.
+  const head = secret.slice(0, 24);
+  if (head.length >= 16) out = out.split(head).join('[redacted]');
+  return out;
+}
+
 /** The error code and message of a response body, in the shapes of the contracts. */
 export function bodyError(data: unknown): { code?: string; message?: string } {
   if (!data || typeof data !== 'object') {
