@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
 import type { SessionManager } from '../../src/core/auth/SessionManager';
 import type { Credential } from '../../src/core/credentials/Credential';
-import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
+import { GateCredentials } from './gateCredentials';
 import { errorMessage, UserFacingError } from '../../src/core/errors';
 import { createHttpClient } from '../../src/core/http/HttpClient';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
@@ -21,7 +21,7 @@ function editedEnvironments(edit: (envs: Record<string, Record<string, Record<st
 describe('credential broker against the sandbox services', function () {
   this.timeout(30_000);
   const sessions: Record<string, SessionManager> = {};
-  const brokers: CredentialBroker[] = [];
+  const brokers: GateCredentials[] = [];
 
   before(async () => {
     for (const user of ['alice', 'bob']) sessions[user] = await signIn(user);
@@ -33,7 +33,7 @@ describe('credential broker against the sandbox services', function () {
 
   function brokerFor(user: string, settings: unknown = sandbox().environments, now: () => number = Date.now) {
     const events: AccessEventInput[] = [];
-    const broker = new CredentialBroker({
+    const broker = new GateCredentials({
       identity: sessions[user],
       environments: () => resolveEnvironments(settings),
       http: (service) => createHttpClient({ service, retry: { maxRetries: 1, baseDelayMs: 50 } }),
@@ -71,7 +71,7 @@ describe('credential broker against the sandbox services', function () {
     const aws = await broker.get('staging', 'aws');
     assert.equal(aws.target, 'aws');
     assert.equal(aws.principal, sandbox().aws.roleArn('staging'));
-    assert.match(aws.target === 'aws' ? aws.assumedRoleArn : '', /assumed-role\/ml-staging\/alice$/);
+    assert.match(aws.kind === 'aws' ? aws.assumedRoleArn : '', /assumed-role\/ml-staging\/alice$/);
     for (const c of [dbx, google, devGoogle, aws]) {
       assert.ok(c.expiresAt > Date.now() && c.expiresAt <= c.issuedAt + 3600_000, `${c.target}: capped at maxTtlSeconds`);
     }

@@ -3,7 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessLog } from '../../src/core/audit/AccessLog';
-import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
+import { GateCredentials } from './gateCredentials';
+import { AccessGate } from '../../src/core/access/AccessGate';
+import type { IdentitySource } from '../../src/core/auth/IdentitySession';
+
+const signedOut: IdentitySource = { current: () => undefined, fresh: () => Promise.reject(new Error('signed out')) };
 import { formatDiagnostics, runDiagnostics } from '../../src/core/doctor/Doctor';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
 import { sandboxIdp, signInAs } from './signInAs';
@@ -18,7 +22,7 @@ describe('doctor against the sandbox', () => {
       idp: idp(),
       session: undefined,
       environments: resolveEnvironments(sandbox().environments),
-      credential: () => assert.fail('no credential while signed out'),
+      gate: new AccessGate({ identity: signedOut, environments: () => resolveEnvironments(sandbox().environments), sink: log }),
       verifyAccessLog: () => log.verify(),
       workspaceTrusted: true,
     });
@@ -30,18 +34,19 @@ describe('doctor against the sandbox', () => {
   it('signed in as bob: dev credentials work, staging and prod are denied with the reason', async () => {
     const sessions = await signInAs('bob', log);
     const envs = resolveEnvironments(sandbox().environments);
-    const broker = new CredentialBroker({ identity: sessions, environments: () => envs, sink: log });
+    const broker = new GateCredentials({ identity: sessions, environments: () => envs, sink: log });
     const results = await runDiagnostics({
       idp: idp(),
       session: sessions.current(),
       environments: envs,
-      credential: (e, t) => broker.get(e, t),
+      gate: broker.gate,
       verifyAccessLog: () => log.verify(),
       workspaceTrusted: true,
     });
     assert.deepEqual(results.filter((r) => r.status === 'fail'), []);
     assert.equal(results.filter((r) => r.area === 'Environment dev' && r.status === 'ok').length, 3);
-    assert.match(results.find((r) => r.area === 'Environment staging')!.message, /Denied: .*ml-staging/);
+    assert.match(results.find((r) => r.area === 'Environment staging' && r.status === 'skip')!.message, /denied: .*ml-staging/);
+    assert.match(results.find((r) => r.area === 'Environment staging' && r.status === 'ok')!.message, /Tokens for staging go to: /);
     const report = formatDiagnostics(results, new Date(0));
     assert.match(report, /# ML Spanner Access: doctor/);
     assert.ok(!report.includes(sessions.current()!.accessToken));
@@ -54,7 +59,7 @@ describe('doctor against the sandbox', () => {
       idp: { ...idp(), clientId: 'nobody' },
       session: undefined,
       environments: { environments: {}, problems: [] },
-      credential: () => assert.fail(),
+      gate: new AccessGate({ identity: signedOut, environments: () => ({ environments: {}, problems: [] }), sink: log }),
       verifyAccessLog: () => log.verify(),
       workspaceTrusted: false,
     });
@@ -64,7 +69,7 @@ describe('doctor against the sandbox', () => {
       idp: { ...idp(), issuer: 'http://127.0.0.1:59998' },
       session: undefined,
       environments: { environments: {}, problems: [] },
-      credential: () => assert.fail(),
+      gate: new AccessGate({ identity: signedOut, environments: () => ({ environments: {}, problems: [] }), sink: log }),
       verifyAccessLog: () => log.verify(),
       workspaceTrusted: true,
     });

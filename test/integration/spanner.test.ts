@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
 import type { SessionManager } from '../../src/core/auth/SessionManager';
-import { CredentialBroker } from '../../src/core/credentials/CredentialBroker';
+import { GateCredentials } from './gateCredentials';
 import { UserFacingError } from '../../src/core/errors';
 import { createHttpClient, ServiceError } from '../../src/core/http/HttpClient';
 import type { Environment } from '../../src/core/policy/Environment';
@@ -23,7 +23,7 @@ const PREDICT_DE = "SELECT * FROM ML.PREDICT(MODEL churn_model, TABLE customers)
 describe('ML Spanner queries against the sandbox', function () {
   this.timeout(30_000);
   let alice: SessionManager;
-  const brokers: CredentialBroker[] = [];
+  const brokers: GateCredentials[] = [];
 
   before(async () => {
     alice = await signIn('alice');
@@ -37,7 +37,7 @@ describe('ML Spanner queries against the sandbox', function () {
     const events: AccessEventInput[] = [];
     const sink = { record: (e: AccessEventInput) => void events.push(e) };
     const resolution = resolveEnvironments(settings);
-    const broker = new CredentialBroker({ identity: alice, environments: () => resolution, http: (service) => createHttpClient({ service, retry: { maxRetries: 1, baseDelayMs: 50 } }), sink });
+    const broker = new GateCredentials({ identity: alice, environments: () => resolution, http: (service) => createHttpClient({ service, retry: { maxRetries: 1, baseDelayMs: 50 } }), sink });
     brokers.push(broker);
     const env = (name: string): Environment => resolution.environments[name];
     return { events, sink, broker, env };

@@ -3,6 +3,7 @@ import type { IdentitySession, IdentitySource } from '../auth/IdentitySession';
 import { CredentialBroker, type AutoRefreshOptions, type BrokerTimers, type CredentialInfo } from '../credentials/CredentialBroker';
 import type { Credential, HttpFactory } from '../credentials/Credential';
 import { Remedies, UserFacingError } from '../errors';
+import { credentialTokenSource, type TokenSource } from '../http/AuthorizedClient';
 import type { Disposable } from '../events';
 import { decideAccess, type AccessDecision } from '../policy/decideAccess';
 import { formatProblem, settingPath, type CredentialTarget, type Environment, type EnvironmentResolution } from '../policy/Environment';
@@ -125,15 +126,25 @@ export class AccessGate implements Disposable {
     return this.broker.startAutoRefresh(options);
   }
 
+  /** The effective definition of an environment (no decision: for rendering what a grant covers). */
+  environment(name: string): Environment | undefined {
+    const envs = this.options.environments().environments;
+    return Object.prototype.hasOwnProperty.call(envs, name) ? envs[name] : undefined;
+  }
+
+  /** A token source for the authorized HTTP client: bearer tokens of `target` under the grant. */
+  tokenSource(grant: Grant, target: CredentialTarget): TokenSource {
+    return credentialTokenSource((forceRefresh) => this.credential(grant, target, { forceRefresh }), { environment: grant.environment, now: this.now });
+  }
+
   /**
    * The decision for a request, with no side effect: views and pickers render it. A remembered
    * confirmation counts as given.
    */
   evaluate(req: AccessRequest): GateDecision {
-    const resolution = this.options.environments();
-    const env = Object.prototype.hasOwnProperty.call(resolution.environments, req.environment) ? resolution.environments[req.environment] : undefined;
+    const env = this.environment(req.environment);
     if (!env) {
-      const error = unknownEnvironment(req.environment, resolution);
+      const error = unknownEnvironment(req.environment, this.options.environments());
       return { kind: 'denied', reason: error.message, error };
     }
     const session = this.options.identity.current();

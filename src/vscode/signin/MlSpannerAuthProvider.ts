@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { SessionManager } from '../core/auth/SessionManager';
-import type { IdentitySession } from '../core/auth/IdentitySession';
+import { SessionManager } from '../../core/auth/SessionManager';
+import type { IdentitySession } from '../../core/auth/IdentitySession';
 
 /**
  * Exposes the sign-in as authentication provider `mlspanner`, so other extensions can call

@@ -1,14 +1,12 @@
 import * as vscode from 'vscode';
-import type { AccessEventSink } from '../core/audit/AccessLog';
-import type { CredentialBroker } from '../core/credentials/CredentialBroker';
-import { DatabricksClient } from '../core/databricks/DatabricksClient';
-import { JobRunner, type RunProgress, type RunRecord, type RunResult, type RunStore } from '../core/databricks/JobRunner';
-import { runStateIcon, runStateText } from '../core/databricks/RunStateMapping';
-import { UserFacingError } from '../core/errors';
-import { Emitter } from '../core/events';
-import { decideAccess } from '../core/policy/decideAccess';
-import type { Environment } from '../core/policy/Environment';
-import type { EnvironmentsService } from './EnvironmentsService';
+import type { AccessGate, Grant } from '../../core/access/AccessGate';
+import type { AccessEventSink } from '../../core/audit/AccessLog';
+import { DatabricksClient } from '../../core/databricks/DatabricksClient';
+import { JobRunner, type RunProgress, type RunRecord, type RunResult, type RunStore } from '../../core/databricks/JobRunner';
+import { runStateIcon, runStateText } from '../../core/databricks/RunStateMapping';
+import { Remedies, UserFacingError } from '../../core/errors';
+import { Emitter } from '../../core/events';
+import { settingPath, type Environment } from '../../core/policy/Environment';
 
 const STORE_KEY = 'mlspanner.runs';
 
@@ -39,22 +37,20 @@ export function runKey(r: Pick<RunRecord, 'host' | 'runId'>): string {
 }
 
 /**
- * The runs of this window across environments: one JobRunner per environment, whose Databricks
- * client takes a fresh federated token from the broker for every request. Model only: it fires
- * onDidChange and never shows UI (sign-in prompts go through `onAuthRequired`).
+ * The runs of this window across environments. Each action gets a JobRunner whose Databricks
+ * client takes its tokens from the access gate under that action's grant (so a prod run keeps
+ * the reason it was confirmed with). Model only: it fires onDidChange and never shows UI (sign-in
+ * prompts go through `onAuthRequired`).
  */
 export class RunsService {
-  private readonly runners = new Map<string, { host: string; runner: JobRunner }>();
   private readonly tracked = new Map<string, TrackedRun>();
   private readonly changed = new Emitter<void>();
   readonly onDidChange = this.changed.event;
 
   constructor(
-    private readonly environments: EnvironmentsService,
-    private readonly broker: CredentialBroker,
+    private readonly gate: AccessGate,
     private readonly store: RunStore,
     private readonly sink: AccessEventSink,
-    private readonly groups: () => string[],
     private readonly owner: () => string | undefined,
     private readonly onAuthRequired: (signal?: AbortSignal) => Promise<void>,
     private readonly onStoreError: (e: unknown) => void,
@@ -74,53 +70,30 @@ export class RunsService {
     return this.tracked.get(key);
   }
 
-  /** The environment, if the user may run Databricks work there; else why not. */
+  /** The environment's definition, when it has a Databricks workspace; else what to set. */
   environment(name: string): Environment {
-    const env = this.environments.resolution().environments[name];
-    if (!env) {
-      const known = Object.keys(this.environments.resolution().environments);
-      throw new UserFacingError('config', `There is no environment named "${name}".`, known.length ? `Known environments: ${known.join(', ')}.` : 'Configure mlspanner.environments.');
-    }
-    if (!env.databricks?.host) throw new UserFacingError('config', `The environment ${name} has no Databricks workspace.`, `Set mlspanner.environments.${name}.databricks.host.`);
+    const env = this.gate.environment(name);
+    if (!env) throw new UserFacingError('config', `There is no environment named "${name}".`, undefined, undefined, { remedies: [Remedies.openSettings('mlspanner.environments')] });
+    if (!env.databricks?.host)
+      throw new UserFacingError('config', `The environment ${name} has no Databricks workspace.`, `Set ${settingPath(name, 'databricks', 'host')}.`, undefined, { remedies: [Remedies.openSettings(settingPath(name))] });
     return env;
   }
 
-  /** Records and throws a denial when the user's groups do not grant the environment. */
-  checkAccess(env: Environment, what: string): void {
-    const decision = decideAccess(env, this.groups());
-    if (decision.granted && decision.targets.databricks.granted) return;
-    const reason = decision.granted ? decision.targets.databricks.reason : decision.reason;
-    this.sink.record({ type: 'jobDenied', outcome: 'denied', environment: env.name, target: what, detail: reason });
-    throw new UserFacingError('denied', `You cannot run ${what} in ${env.name}: ${reason}.`, 'Ask for access, or run "ML Spanner: Explain Access…" for details.');
-  }
-
-  runner(env: Environment): JobRunner {
-    const host = env.databricks!.host;
-    const cached = this.runners.get(env.name);
-    if (cached && cached.host === host) return cached.runner;
-    const client = new DatabricksClient(host, async (force) => {
-      const c = await this.broker.get(env.name, 'databricks', { forceRefresh: force });
-      if (c.target !== 'databricks') throw new UserFacingError('protocol', 'Expected a Databricks token.');
-      return c.accessToken;
-    });
-    const runner = new JobRunner({
-      environment: env.name,
-      client,
+  /** A runner whose every request carries a Databricks token under `grant`. */
+  runner(grant: Grant): JobRunner {
+    return new JobRunner({
+      environment: grant.environment,
+      client: this.jobsClient(grant),
       store: this.store,
       sink: this.sink,
       onAuthRequired: this.onAuthRequired,
       onStoreError: this.onStoreError,
       owner: this.owner,
     });
-    this.runners.set(env.name, { host, runner });
-    return runner;
   }
 
-  jobsClient(env: Environment): DatabricksClient {
-    return new DatabricksClient(env.databricks!.host, async (force) => {
-      const c = await this.broker.get(env.name, 'databricks', { forceRefresh: force });
-      return c.target === 'databricks' ? c.accessToken : '';
-    });
+  jobsClient(grant: Grant): DatabricksClient {
+    return new DatabricksClient(this.environment(grant.environment).databricks!.host, this.gate.tokenSource(grant, 'databricks'));
   }
 
   /** Tracks a run through its life: progress updates the view, the end records the result. */
@@ -148,16 +121,19 @@ export class RunsService {
     }
   }
 
-  /** Cancels a run this window watches: aborting makes its runner call runs/cancel. */
-  async cancel(key: string, reason?: string): Promise<void> {
+  /**
+   * Cancels a run: one this window watches is aborted (its runner calls runs/cancel); one it does
+   * not watch (e.g. after a reload) is cancelled with a token under `grant()`.
+   */
+  async cancel(key: string, grant: () => Promise<Grant | undefined>): Promise<void> {
     const t = this.tracked.get(key);
     if (!t || !t.active) throw new UserFacingError('config', 'That run is not running any more.');
     if (t.abort) {
       t.abort.abort();
       return;
     }
-    const env = this.environment(t.record.environment);
-    await this.runner(env).cancel(t.record, reason);
+    const g = await grant();
+    if (g) await this.runner(g).cancel(t.record, g.reason);
   }
 
   /** Runs that were in flight before a reload, to resume once the user is signed in. */

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { AccessLog } from '../core/audit/AccessLog';
-import type { CommandRunner } from './CommandRunner';
+import type { AccessLog } from '../../core/audit/AccessLog';
+import type { CommandRunner } from '../common/CommandRunner';
 
 /** Show, verify and export the hash-chained access log. */
 export class AccessLogCommands {

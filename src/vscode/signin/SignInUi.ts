@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { DeviceCodeInfo } from '../core/auth/OidcClient';
-import type { SessionManager } from '../core/auth/SessionManager';
-import type { IdentitySession } from '../core/auth/IdentitySession';
+import type { DeviceCodeInfo } from '../../core/auth/OidcClient';
+import type { SessionManager, SignInOptions } from '../../core/auth/SessionManager';
+import type { IdentitySession } from '../../core/auth/IdentitySession';
 
 /** What the sidebar shows while a sign-in waits for the user. */
 export interface PendingSignIn {
@@ -45,14 +45,15 @@ export class InteractiveSignIn {
     if (target) await vscode.env.openExternal(vscode.Uri.parse(target, true));
   }
 
-  async run(): Promise<IdentitySession> {
+  async run(options: SignInOptions = {}): Promise<IdentitySession> {
     return await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'ML Spanner: signing in', cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
         try {
-          return await this.sessions.signIn({
+          return await this.sessions.signIn(
+            {
             signal: abort.signal,
             openBrowser: async (url) => {
               const host = new URL(url).host;
@@ -79,7 +80,9 @@ export class InteractiveSignIn {
                   await this.openAgain();
                 });
             },
-          });
+          },
+            options,
+          );
         } finally {
           this.set({});
         }

@@ -1,31 +1,32 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunProgress, RunResult } from '../core/databricks/JobRunner';
-import { parseJobParameters } from '../core/databricks/jobParameters';
-import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
-import { redact } from '../core/redact';
-import type { Environment } from '../core/policy/Environment';
-import { decideAccess } from '../core/policy/decideAccess';
-import type { CommandRunner } from './CommandRunner';
-import type { CredentialCommands } from './CredentialCommands';
-import type { TreeNode } from './EnvironmentsTreeProvider';
-import type { ReadOnlyDocuments } from './ReadOnlyDocuments';
+import type { AccessGate, Grant } from '../../core/access/AccessGate';
+import type { RunProgress, RunRecord, RunResult } from '../../core/databricks/JobRunner';
+import { parseJobParameters } from '../../core/databricks/jobParameters';
+import { CancelledError, Remedies, UserFacingError, errorMessage } from '../../core/errors';
+import { redact } from '../../core/redact';
+import type { AccessPrompt } from '../common/AccessPrompt';
+import type { CommandRunner } from '../common/CommandRunner';
+import type { EnvironmentPicker } from '../common/EnvironmentPicker';
+import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
+import { nodeArgs } from '../environments/CredentialCommands';
 import { runKey, type RunsService, type TrackedRun } from './RunsService';
 
 /** Run Job…, Run Job in Staging…, Run Current Notebook…, cancel, output and run page. */
 export class JobCommands {
   constructor(
     private readonly runs: RunsService,
-    private readonly credentials: CredentialCommands,
+    private readonly gate: AccessGate,
+    private readonly prompt: AccessPrompt,
+    private readonly picker: EnvironmentPicker,
     private readonly log: vscode.LogOutputChannel,
-    private readonly groups: () => string[],
     private readonly documents: ReadOnlyDocuments,
   ) {}
 
   register(commands: CommandRunner): vscode.Disposable[] {
     return [
       commands.register('mlspanner.runJobInStaging', () => this.runJob('staging')),
-      commands.register('mlspanner.runJob', (node?: unknown) => this.runJob((node as TreeNode | undefined)?.args?.environment as string | undefined)),
+      commands.register('mlspanner.runJob', (node?: unknown) => this.runJob(nodeArgs(node).environment)),
       commands.register('mlspanner.runNotebook', (uri?: unknown) => this.runNotebook(uri instanceof vscode.Uri ? uri : undefined)),
       commands.register('mlspanner.cancelRun', (t?: unknown) => this.cancel(t as TrackedRun | undefined)),
       commands.register('mlspanner.openRunPage', (t?: unknown) => this.openRunPage(t as TrackedRun | undefined)),
@@ -34,21 +35,23 @@ export class JobCommands {
   }
 
   private async runJob(environment?: string): Promise<void> {
-    const name = environment ?? (await this.credentials.pickEnvironment('Run a Databricks job in', true));
+    const name = environment ?? (await this.picker.pick('Run a Databricks job in', 'job', true, ['databricks']));
     if (!name) return;
-    const env = this.runs.environment(name);
-    this.runs.checkAccess(env, 'jobs');
-    const job = await this.pickJob(env);
+    this.runs.environment(name);
+    // Listing jobs is already a use of the environment's token: the gate decides (and in a
+    // prod-like environment asks) before the first request.
+    const grant = await this.prompt.grant({ environment: name, purpose: 'job', targets: ['databricks'], action: 'Run a job' });
+    if (!grant) return;
+    const job = await this.pickJob(grant);
     if (!job) return;
     const parameters = await this.askParameters(job.name, job.defaults);
     if (parameters === undefined) return;
-    const reason = await this.confirm(env, `Run ${job.name}`);
-    if (reason === undefined) return;
-    const runner = this.runs.runner(env);
-    await this.watch(`${job.name} in ${env.name}`, (opts) => runner.runJob({ jobId: job.id, jobName: job.name, parameters }, { ...opts, reason }));
+    const runner = this.runs.runner(grant);
+    await this.watch(`${job.name} in ${name}`, (opts) => runner.runJob({ jobId: job.id, jobName: job.name, parameters }, { ...opts, reason: grant.reason }));
   }
 
-  private async pickJob(env: Environment): Promise<{ id: number; name: string; defaults: Record<string, string> } | undefined> {
+  private async pickJob(grant: Grant): Promise<{ id: number; name: string; defaults: Record<string, string> } | undefined> {
+    const env = { name: grant.environment };
     const quick = vscode.window.createQuickPick<vscode.QuickPickItem & { id: number; jobName: string; defaults: Record<string, string> }>();
     quick.title = `Run a job in ${env.name}`;
     quick.placeholder = 'Loading jobs…';
@@ -57,7 +60,7 @@ export class JobCommands {
     quick.matchOnDetail = true;
     quick.show();
     try {
-      const jobs = await this.runs.jobsClient(env).listAllJobs();
+      const jobs = await this.runs.jobsClient(grant).listAllJobs();
       const lastRun = new Map<number, TrackedRun>();
       for (const t of this.runs.list()) if (t.record.environment === env.name && t.record.jobId !== undefined && !lastRun.has(t.record.jobId)) lastRun.set(t.record.jobId, t);
       quick.items = jobs
@@ -109,38 +112,20 @@ export class JobCommands {
     return Object.keys(changed).length ? changed : {};
   }
 
-  /** Prod-like environments: a modal confirmation and a reason for the access log. */
-  private async confirm(env: Environment, action: string): Promise<string | undefined | ''> {
-    if (!decideAccess(env, this.groups()).confirm) return '';
-    const go = await vscode.window.showWarningMessage(
-      `${action} in ${env.name}?`,
-      { modal: true, detail: `${env.name} is a production-like environment. The run and your reason are recorded in the access log.` },
-      'Continue',
-    );
-    if (go !== 'Continue') return undefined;
-    const reason = await vscode.window.showInputBox({
-      title: `Why run this in ${env.name}?`,
-      prompt: 'A reason for the access log (e.g. a ticket or incident number).',
-      validateInput: (t) => (t.trim().length < 3 ? 'Please give a reason.' : undefined),
-    });
-    return reason?.trim() || undefined;
-  }
-
   private async runNotebook(uri?: vscode.Uri): Promise<void> {
     const target = uri ?? vscode.window.activeNotebookEditor?.notebook.uri ?? vscode.window.activeTextEditor?.document.uri;
     if (!target) throw new UserFacingError('config', 'No notebook is open.', 'Open a .py or .ipynb notebook, then run this command.');
     const fileName = path.basename(target.fsPath);
-    const name = await this.credentials.pickEnvironment(`Run ${fileName} in`, true);
+    const name = await this.picker.pick(`Run ${fileName} in`, 'notebook', true, ['databricks']);
     if (!name) return;
-    const env = this.runs.environment(name);
-    this.runs.checkAccess(env, 'notebooks');
-    const reason = await this.confirm(env, `Run ${fileName}`);
-    if (reason === undefined) return;
+    this.runs.environment(name);
+    const grant = await this.prompt.grant({ environment: name, purpose: 'notebook', targets: ['databricks'], action: `Run ${fileName}` });
+    if (!grant) return;
     // Unsaved edits are what the user sees: send them, not the file on disk.
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
     const content = open && !target.fsPath.endsWith('.ipynb') ? Buffer.from(open.getText(), 'utf8') : await vscode.workspace.fs.readFile(target);
-    const runner = this.runs.runner(env);
-    await this.watch(`${fileName} in ${env.name}`, (opts) => runner.runNotebook({ fileName, content }, { ...opts, reason }));
+    const runner = this.runs.runner(grant);
+    await this.watch(`${fileName} in ${name}`, (opts) => runner.runNotebook({ fileName, content }, { ...opts, reason: grant.reason }));
   }
 
   /** Runs under a cancellable progress notification, then reports the result. */
@@ -184,7 +169,7 @@ export class JobCommands {
     let target = t;
     if (!target) {
       const active = this.runs.list().filter((x) => x.active);
-      if (!active.length) throw new UserFacingError('config', 'No run is in progress.');
+      if (!active.length) throw new UserFacingError('config', 'No run is in progress.', undefined, undefined, { remedies: [Remedies.runJobInStaging] });
       const pick = await vscode.window.showQuickPick(
         active.map((x) => ({ label: x.record.name, description: `${x.record.environment} · run ${x.record.runId} · ${x.text}`, t: x })),
         { title: 'Cancel a run' },
@@ -192,7 +177,8 @@ export class JobCommands {
       if (!pick) return;
       target = pick.t;
     }
-    await this.runs.cancel(runKey(target.record));
+    const record = target.record;
+    await this.runs.cancel(runKey(record), () => this.prompt.grant({ environment: record.environment, purpose: 'job', targets: ['databricks'], action: `Cancel run ${record.runId}` }));
   }
 
   private async openRunPage(t?: TrackedRun): Promise<void> {
@@ -217,25 +203,46 @@ export class JobCommands {
     await this.documents.show(`${r.environment} ${r.name} run ${r.runId}.md`, lines.join('\n') + '\n');
   }
 
-  /** After a reload: keep watching runs that were in flight, once the user is signed in. */
+  /**
+   * After a reload: keep watching runs that were in flight, once the user is signed in. Runs in
+   * an environment that asks for a reason wait for the user: watching them uses its token.
+   */
   resumeAll(): void {
+    const waiting = new Map<string, RunRecord[]>();
     for (const record of this.runs.unfinished()) {
       if (this.runs.isWatched(runKey(record))) continue;
-      let env: Environment;
       try {
-        env = this.runs.environment(record.environment);
+        if (this.runs.environment(record.environment).databricks?.host !== record.host) continue;
       } catch (e) {
         this.log.warn(`Cannot resume run ${record.runId} in ${record.environment}: ${errorMessage(e)}`);
         continue;
       }
-      if (env.databricks?.host !== record.host) continue;
-      const runner = this.runs.runner(env);
-      this.runs
-        .track((opts) => runner.resume(record, opts))
-        .then((result) => this.report(result))
-        .catch((e) => {
-          if (!(e instanceof CancelledError)) this.log.warn(`Run ${record.runId} in ${record.environment}: ${redact(errorMessage(e))}`);
+      const d = this.gate.request({ environment: record.environment, purpose: 'job', targets: ['databricks'], action: `Watch run ${record.runId}` });
+      if (d.kind === 'granted') this.resume(record, d.grant);
+      else if (d.kind === 'confirm') waiting.set(record.environment, [...(waiting.get(record.environment) ?? []), record]);
+      else this.log.warn(`Not resuming run ${record.runId} in ${record.environment}: ${d.reason}`);
+    }
+    for (const [environment, records] of waiting) {
+      void vscode.window
+        .showInformationMessage(`${records.length} run${records.length > 1 ? 's' : ''} in ${environment} ${records.length > 1 ? 'are' : 'is'} still running. Watching ${records.length > 1 ? 'them' : 'it'} uses your ${environment} credentials.`, 'Resume Watching…')
+        .then(async (pick) => {
+          if (!pick) return;
+          const grant = await this.prompt.grant({ environment, purpose: 'job', targets: ['databricks'], action: 'Resume watching runs' }).catch((e) => {
+            this.log.warn(errorMessage(e));
+            return undefined;
+          });
+          if (grant) for (const r of records) this.resume(r, grant);
         });
     }
+  }
+
+  private resume(record: RunRecord, grant: Grant): void {
+    const runner = this.runs.runner(grant);
+    this.runs
+      .track((opts) => runner.resume(record, opts))
+      .then((result) => this.report(result))
+      .catch((e) => {
+        if (!(e instanceof CancelledError)) this.log.warn(`Run ${record.runId} in ${record.environment}: ${redact(errorMessage(e))}`);
+      });
   }
 }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { expiryLevel, formatRemaining, statusText, type ExpiryLevel } from '../core/format/countdown';
+import { expiryLevel, formatRemaining, statusText, type ExpiryLevel } from '../../core/format/countdown';
 
 export interface ExpiryTarget {
   /** Environment name, or "session" for the sign-in itself. */

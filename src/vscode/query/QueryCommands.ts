@@ -1,13 +1,14 @@
 import * as vscode from 'vscode';
-import type { CredentialBroker } from '../core/credentials/CredentialBroker';
-import { UserFacingError } from '../core/errors';
-import { decideAccess } from '../core/policy/decideAccess';
-import { QueryRunner, googleTokenSource } from '../core/spanner/QueryRunner';
-import type { AccessEventSink } from '../core/audit/AccessLog';
-import type { CommandRunner } from './CommandRunner';
-import type { CredentialCommands } from './CredentialCommands';
-import type { EnvironmentsService } from './EnvironmentsService';
-import type { ReadOnlyDocuments } from './ReadOnlyDocuments';
+import type { AccessGate } from '../../core/access/AccessGate';
+import type { AccessEventSink } from '../../core/audit/AccessLog';
+import { Remedies, UserFacingError } from '../../core/errors';
+import { settingPath } from '../../core/policy/Environment';
+import { QueryRunner } from '../../core/spanner/QueryRunner';
+import type { AccessPrompt } from '../common/AccessPrompt';
+import type { CommandRunner } from '../common/CommandRunner';
+import type { EnvironmentPicker } from '../common/EnvironmentPicker';
+import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
+import { nodeArgs } from '../environments/CredentialCommands';
 
 /**
  * Run ML Spanner Query…: the selected statement (or the whole .sql file, or one typed in) runs
@@ -18,10 +19,9 @@ export class QueryCommands implements vscode.Disposable {
   private readonly queries: QueryRunner;
 
   constructor(
-    private readonly environments: EnvironmentsService,
-    private readonly broker: CredentialBroker,
-    private readonly credentials: CredentialCommands,
-    private readonly groups: () => string[],
+    private readonly gate: AccessGate,
+    private readonly prompt: AccessPrompt,
+    private readonly picker: EnvironmentPicker,
     private readonly documents: ReadOnlyDocuments,
     sink: AccessEventSink,
   ) {
@@ -48,20 +48,15 @@ export class QueryCommands implements vscode.Disposable {
   private async run(node?: unknown): Promise<void> {
     const sql = await this.sql();
     if (!sql) return;
-    const preferred = (node as { args?: { environment?: string } } | undefined)?.args?.environment;
-    const name = preferred ?? (await this.credentials.pickEnvironment('Run the query in', true));
+    const name = nodeArgs(node).environment ?? (await this.picker.pick('Run the query in', 'query', true, ['google']));
     if (!name) return;
-    const env = this.environments.resolution().environments[name];
-    if (!env?.spanner) throw new UserFacingError('config', `The environment ${name} has no Spanner database.`, `Set mlspanner.environments.${name}.spanner.`);
-    const decision = decideAccess(env, this.groups());
-    if (!decision.granted || !decision.targets.google.granted)
-      throw new UserFacingError('denied', `You cannot query ML Spanner in ${name}: ${decision.granted ? decision.targets.google.reason : decision.reason}.`, 'Run "ML Spanner: Explain Access…" for details.');
-    if (decision.confirm) {
-      const go = await vscode.window.showWarningMessage(`Run this query in ${name}?`, { modal: true, detail: `${name} is a production-like environment; the query is recorded in the access log.` }, 'Run Query');
-      if (go !== 'Run Query') return;
-    }
+    const env = this.gate.environment(name);
+    if (env && !env.spanner)
+      throw new UserFacingError('config', `The environment ${name} has no Spanner database.`, `Set ${settingPath(name, 'spanner')}.`, undefined, { remedies: [Remedies.openSettings(settingPath(name))] });
+    const grant = await this.prompt.grant({ environment: name, purpose: 'query', targets: ['google'], action: 'Run this query' });
+    if (!grant || !env?.spanner) return;
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ML Spanner: querying ${env.spanner.database} in ${name}…` }, () =>
-      this.queries.run({ environment: name, spanner: env.spanner!, sql, getToken: googleTokenSource(this.broker, name) }),
+      this.queries.run({ environment: name, spanner: env.spanner!, sql, getToken: this.gate.tokenSource(grant, 'google') }),
     );
     const header = `# ${env.spanner.database} · ${name}\n\n\`\`\`sql\n${sql.trim()}\n\`\`\`\n\n${result.rows.length} row${result.rows.length === 1 ? '' : 's'} in ${result.elapsedMs} ms\n\n`;
     await this.documents.show(`${name} ${env.spanner.database} query.md`, header + result.markdown, { preview: true });

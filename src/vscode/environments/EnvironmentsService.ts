@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { parseBundleTargets, type BundleTargets } from '../core/policy/parseBundleTargets';
-import { resolveEnvironments } from '../core/policy/resolveEnvironments';
-import type { EnvironmentResolution } from '../core/policy/Environment';
-import type { Settings } from './Settings';
+import { parseBundleTargets, type BundleTargets } from '../../core/policy/parseBundleTargets';
+import { resolveEnvironments } from '../../core/policy/resolveEnvironments';
+import type { EnvironmentResolution } from '../../core/policy/Environment';
+import type { Settings } from '../common/Settings';
 
 /**
  * The effective environments: `mlspanner.environments` plus targets of a Databricks Asset

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { IdpSettings } from '../core/auth/SessionManager';
-import type { FlowSetting } from '../core/auth/signInFlow';
+import type { IdpSettings } from '../../core/auth/SessionManager';
+import type { FlowSetting } from '../../core/auth/signInFlow';
 
 const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
@@ -38,6 +38,12 @@ export class Settings {
   expiryWarningSeconds(): number {
     const s = Number(this.config.get<number>('expiryWarningSeconds', 300));
     return Number.isFinite(s) && s >= 0 ? s : 300;
+  }
+
+  /** How long a confirmation for a prod-like environment is remembered (0: not at all). */
+  rememberConfirmationMs(): number {
+    const m = Number(this.config.get<number>('confirmation.rememberMinutes', 0));
+    return Number.isFinite(m) && m > 0 ? Math.min(m, 480) * 60_000 : 0;
   }
 
   /** The raw `mlspanner.environments` value; validated by the policy in the core. */

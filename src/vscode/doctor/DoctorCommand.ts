@@ -1,0 +1,42 @@
+import * as vscode from 'vscode';
+import type { AccessGate } from '../../core/access/AccessGate';
+import type { AccessLog } from '../../core/audit/AccessLog';
+import type { SessionManager } from '../../core/auth/SessionManager';
+import { formatDiagnostics, runDiagnostics } from '../../core/doctor/Doctor';
+import { redact } from '../../core/redact';
+import type { CommandRunner } from '../common/CommandRunner';
+import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
+import type { Settings } from '../common/Settings';
+import type { EnvironmentsService } from '../environments/EnvironmentsService';
+
+/** ML Spanner: Doctor — one report of settings, provider, session, environments and the log. */
+export class DoctorCommand {
+  constructor(
+    private readonly settings: Settings,
+    private readonly sessions: SessionManager,
+    private readonly environments: EnvironmentsService,
+    private readonly gate: AccessGate,
+    private readonly accessLog: AccessLog,
+    private readonly documents: ReadOnlyDocuments,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  register(commands: CommandRunner): vscode.Disposable {
+    return commands.register('mlspanner.doctor', () => this.run());
+  }
+
+  private async run(): Promise<void> {
+    const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'ML Spanner: checking sign-in and environments…' }, () =>
+      runDiagnostics({
+        idp: this.settings.idp(),
+        session: this.sessions.current(),
+        environments: this.environments.resolution(),
+        gate: this.gate,
+        verifyAccessLog: () => this.accessLog.verify(),
+        workspaceTrusted: vscode.workspace.isTrusted,
+      }),
+    );
+    for (const r of results) if (r.status === 'fail' || r.status === 'warn') this.log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
+    await this.documents.show('ML Spanner doctor.md', redact(formatDiagnostics(results, new Date())), { preview: true });
+  }
+}

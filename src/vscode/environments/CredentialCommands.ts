@@ -1,0 +1,146 @@
+import * as vscode from 'vscode';
+import type { AccessGate, Grant } from '../../core/access/AccessGate';
+import type { AccessEventSink } from '../../core/audit/AccessLog';
+import type { SessionManager } from '../../core/auth/SessionManager';
+import type { Credential } from '../../core/credentials/Credential';
+import { Remedies, UserFacingError, errorMessage } from '../../core/errors';
+import { explainAccess } from '../../core/policy/explainAccess';
+import type { CredentialTarget } from '../../core/policy/Environment';
+import type { AccessPrompt } from '../common/AccessPrompt';
+import type { CommandRunner } from '../common/CommandRunner';
+import type { EnvironmentPicker } from '../common/EnvironmentPicker';
+import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
+
+/** Arguments a tree node passes to a context-menu command; anything else is ignored. */
+export function nodeArgs(node: unknown): { environment?: string; target?: CredentialTarget } {
+  const args = (node as { args?: Record<string, unknown> } | undefined)?.args;
+  return {
+    environment: typeof args?.environment === 'string' ? args.environment : undefined,
+    target: typeof args?.target === 'string' ? args.target : undefined,
+  };
+}
+
+/** Issue, refresh, revoke, explain and terminal commands; every credential through the gate. */
+export class CredentialCommands {
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly gate: AccessGate,
+    private readonly prompt: AccessPrompt,
+    private readonly picker: EnvironmentPicker,
+    private readonly sink: AccessEventSink,
+    private readonly documents: ReadOnlyDocuments,
+  ) {}
+
+  register(commands: CommandRunner): vscode.Disposable[] {
+    return [
+      commands.register('mlspanner.issueCredentials', (node?: unknown) => this.issue(node)),
+      commands.register('mlspanner.refreshCredentials', (node?: unknown) => this.refresh(node)),
+      commands.register('mlspanner.revokeCredential', (node?: unknown) => this.revoke(node)),
+      commands.register('mlspanner.explainAccess', (node?: unknown) => this.explain(node)),
+      commands.register('mlspanner.openTerminal', (node?: unknown) => this.openTerminal(node)),
+    ];
+  }
+
+  /** Issue… on a credential of a confirm environment: asks, then issues for viewing. */
+  private async issue(node?: unknown): Promise<void> {
+    const { environment, target } = nodeArgs(node);
+    const name = environment ?? (await this.picker.pick('Issue the credentials of', 'view', true));
+    if (!name) return;
+    const grant = await this.prompt.grant({ environment: name, purpose: 'view', targets: target ? [target] : undefined, action: `Issue ${target ? this.gate.targets.spec(target).label : 'credentials'}` });
+    if (!grant) return;
+    await this.issueAll(grant, false);
+  }
+
+  private async refresh(node?: unknown): Promise<void> {
+    const { environment, target } = nodeArgs(node);
+    if (environment) {
+      const grant = await this.prompt.grant({ environment, purpose: 'refresh', targets: target ? [target] : undefined, action: 'Refresh credentials' });
+      if (grant) await this.issueAll(grant, true);
+      return;
+    }
+    // Everything: the sign-in session first (the subject token of every exchange), then every
+    // credential already in use (renewing what was issued needs no new confirmation).
+    await this.sessions.refresh();
+    const inUse = this.gate.credentials.peek();
+    const byEnv = new Map<string, string[]>();
+    for (const c of inUse) byEnv.set(c.environment, [...(byEnv.get(c.environment) ?? []), c.target]);
+    const failures: string[] = [];
+    for (const [environment, targets] of byEnv) {
+      const d = this.gate.request({ environment, purpose: 'refresh', targets });
+      if (d.kind === 'denied') {
+        failures.push(`${environment}: ${d.reason}`);
+        continue;
+      }
+      // Confirmed uses are renewed under the grant they were issued with: refreshing the ones in
+      // hand is not a new use. A confirm environment not confirmed here is left as it is.
+      if (d.kind === 'granted') await this.issueAll(d.grant, true).catch((e) => failures.push(`${environment}: ${errorMessage(e)}`));
+    }
+    if (failures.length) throw new UserFacingError('service', `Some credentials could not be refreshed: ${failures.join(' · ')}`, undefined, undefined, { remedies: [Remedies.retry('mlspanner.refreshCredentials')] });
+    void vscode.window.setStatusBarMessage(`$(check) ML Spanner: refreshed the session${inUse.length ? ` and ${inUse.length} credential${inUse.length > 1 ? 's' : ''}` : ''}.`, 4000);
+  }
+
+  /** Every target of a grant, in parallel; one failure among several is reported, not thrown. */
+  async issueAll(grant: Grant, forceRefresh: boolean): Promise<Credential[]> {
+    const results = await Promise.allSettled(grant.targets.map((t) => this.gate.credential(grant, t, { forceRefresh })));
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${this.gate.targets.spec(grant.targets[i]).label} for ${grant.environment}: ${errorMessage(r.reason)}`] : []));
+    if (failures.length === results.length && results.length) throw (results[0] as PromiseRejectedResult).reason;
+    if (failures.length) void vscode.window.showErrorMessage(`${failures.length} of ${results.length} credentials could not be issued. ${failures.join(' · ')}`);
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  private async revoke(node?: unknown): Promise<void> {
+    const { environment, target } = nodeArgs(node);
+    const env = environment ?? (await this.picker.pick('Forget the credentials of an environment', 'explain', false));
+    if (!env) return;
+    const n = this.gate.credentials.revoke(env, target);
+    void vscode.window.setStatusBarMessage(`ML Spanner: forgot ${n} credential${n === 1 ? '' : 's'} of ${env}.`, 4000);
+  }
+
+  private async explain(node?: unknown): Promise<void> {
+    const environment = nodeArgs(node).environment ?? (await this.picker.pick('Explain access to an environment', 'explain', false));
+    if (!environment) return;
+    const d = this.gate.evaluate({ environment, purpose: 'explain' });
+    if (d.kind === 'denied' && !d.env) throw d.error;
+    const env = d.env!;
+    const decision = d.decision!;
+    await this.documents.show(`Access to ${environment}.md`, explainAccess(env, this.sessions.current(), decision, this.gate.targets), { preview: true });
+  }
+
+  /**
+   * A terminal whose environment carries the environment's short-lived credentials, in the
+   * variables each CLI reads (each target's spec says which). Transient: VS Code does not
+   * persist or revive it, so the tokens never outlive the process.
+   */
+  private async openTerminal(node?: unknown): Promise<void> {
+    const environment = nodeArgs(node).environment ?? (await this.picker.pick('Open a terminal with the credentials of', 'terminal', true));
+    if (!environment) return;
+    const grant = await this.prompt.grant({ environment, purpose: 'terminal', action: 'Open a terminal with credentials' });
+    if (!grant) return;
+    const creds = await this.issueAll(grant, false);
+    const env = this.gate.environment(environment);
+    const vars: Record<string, string> = { MLSPANNER_ENVIRONMENT: environment };
+    for (const c of creds) {
+      const spec = this.gate.targets.spec(c.target);
+      const settings = env?.sections[spec.section];
+      if (env && settings) Object.assign(vars, spec.processEnv(c, settings, env));
+    }
+    const expires = Math.min(...creds.map((c) => c.expiresAt));
+    const terminal = vscode.window.createTerminal({
+      name: `ML Spanner: ${environment}`,
+      env: vars,
+      isTransient: true,
+      iconPath: new vscode.ThemeIcon('key'),
+      message: `Credentials for ${environment} (${creds.map((c) => this.gate.targets.spec(c.target).label).join(', ')}) expire at ${new Date(expires).toLocaleTimeString()}. Open a new terminal after that.`,
+    });
+    terminal.show();
+    this.sink.record({
+      type: 'terminalOpened',
+      outcome: 'success',
+      environment,
+      target: creds.map((c) => c.target).join(','),
+      tokenFingerprint: creds.map((c) => c.fingerprint).join(','),
+      purpose: 'terminal',
+      reason: grant.reason,
+    });
+  }
+}

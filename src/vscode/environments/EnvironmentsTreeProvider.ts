@@ -1,0 +1,98 @@
+import * as vscode from 'vscode';
+import type { AccessGate } from '../../core/access/AccessGate';
+import { environmentView, type ViewNode } from '../../core/access/environmentView';
+import type { IdentitySession } from '../../core/auth/IdentitySession';
+import { errorMessage } from '../../core/errors';
+import { Disposables } from '../common/Disposables';
+import type { EnvironmentsService } from './EnvironmentsService';
+
+/** What context-menu commands receive from a node: its `args`. */
+export type TreeNode = Pick<ViewNode, 'id' | 'args'>;
+
+/**
+ * Renders the environments view model (src/core/access/environmentView.ts). Expanding a granted
+ * environment issues its credentials (purpose "view", through the gate); a `confirm`
+ * environment issues nothing until the user confirms with a reason (Issue…). The countdown
+ * ticks only while the view is visible and a credential is live.
+ */
+export class EnvironmentsTreeProvider extends Disposables implements vscode.TreeDataProvider<ViewNode> {
+  private readonly changed = this.register(new vscode.EventEmitter<ViewNode | undefined>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly requested = new Set<string>();
+  private ticker?: ReturnType<typeof setInterval>;
+  readonly view: vscode.TreeView<ViewNode>;
+
+  constructor(
+    private readonly session: () => IdentitySession | undefined,
+    private readonly gate: AccessGate,
+    private readonly environments: EnvironmentsService,
+    private readonly onError: (e: unknown) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+    this.view = this.register(vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: this, showCollapseAll: true }));
+    this.register(this.view.onDidExpandElement((e) => this.issueOnExpand(e.element)));
+    this.register(this.view.onDidChangeVisibility(() => this.tick()));
+    this.register(gate.credentials.onDidChange(() => this.refresh()));
+    this.register(environments.onDidChange(() => this.refresh()));
+    this.register({ dispose: () => clearInterval(this.ticker) });
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+    this.tick();
+  }
+
+  /** Sign-out: the next look issues again. */
+  reset(): void {
+    this.requested.clear();
+    this.refresh();
+  }
+
+  getChildren(node?: ViewNode): ViewNode[] {
+    if (node) {
+      // Opening a granted environment (also when VS Code restores it expanded) issues its
+      // credentials; the gate keeps a confirm environment's for its Issue… button.
+      if (node.contextValue === 'environment.granted') queueMicrotask(() => this.issueOnExpand(node));
+      return node.children ?? [];
+    }
+    const s = this.session();
+    if (!s) return []; // the welcome view with Sign In shows instead
+    return environmentView(this.gate, () => this.environments.resolution(), s, this.now());
+  }
+
+  getTreeItem(node: ViewNode): vscode.TreeItem {
+    const state = node.children ? (node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None;
+    const item = new vscode.TreeItem(node.label, state);
+    item.id = node.id;
+    item.description = node.description;
+    if (node.tooltip) {
+      const md = new vscode.MarkdownString(node.tooltip, true);
+      item.tooltip = md;
+    }
+    if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
+    item.contextValue = node.contextValue;
+    if (node.command) item.command = { command: node.command.command, title: node.command.title, arguments: node.command.arguments };
+    return item;
+  }
+
+  /** Issues an environment's credentials once, when the user first opens it (never in a confirm environment). */
+  private issueOnExpand(node: ViewNode): void {
+    const environment = node.args?.environment;
+    if (typeof environment !== 'string' || node.contextValue !== 'environment.granted' || this.requested.has(environment)) return;
+    const d = this.gate.request({ environment, purpose: 'view' });
+    if (d.kind !== 'granted') return;
+    this.requested.add(environment);
+    for (const t of d.grant.targets) this.gate.credential(d.grant, t).catch((e) => this.onError(new Error(`${environment}/${t}: ${errorMessage(e)}`)));
+  }
+
+  /** A 5-second tick while the view is visible and something counts down. */
+  private tick(): void {
+    const live = this.view.visible && this.session() !== undefined && this.gate.credentials.peek().some((c) => c.expiresAt !== undefined);
+    if (live && !this.ticker) this.ticker = setInterval(() => this.changed.fire(undefined), 5000);
+    else if (!live && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+}
