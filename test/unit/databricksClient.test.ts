@@ -138,6 +138,92 @@ describe('DatabricksClient', () => {
     assert.deepEqual(srv.seen[0].body, { run_id: 4 });
   });
 
+  it('stops listing jobs when the server repeats a page token, with a warning', async () => {
+    srv = await scriptedServer([
+      { status: 200, body: { jobs: [{ job_id: 1 }], has_more: true, next_page_token: 'p2' } },
+      { status: 200, body: { jobs: [{ job_id: 2 }], has_more: true, next_page_token: 'p2' } },
+      { status: 200, body: { jobs: [{ job_id: 3 }], has_more: true, next_page_token: 'p3' } },
+    ]);
+    const warnings: string[] = [];
+    const c = new DatabricksClient(srv.url, async () => 'tok', { onWarning: (w) => void warnings.push(w) });
+    const jobs = await c.listAllJobs();
+    assert.deepEqual(
+      jobs.map((j) => j.job_id),
+      [1, 2],
+    );
+    assert.equal(srv.seen.length, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /repeated a page token after 2 pages; the list may be incomplete/);
+  });
+
+  it('reads at most maxPages pages of jobs, with a warning', async () => {
+    srv = await scriptedServer(Array.from({ length: 6 }, (_, i) => ({ status: 200, body: { jobs: [{ job_id: i }], has_more: true, next_page_token: `p${i + 1}` } })));
+    const warnings: string[] = [];
+    const c = new DatabricksClient(srv.url, async () => 'tok', { maxPages: 3, onWarning: (w) => void warnings.push(w) });
+    assert.equal((await c.listAllJobs()).length, 3);
+    assert.equal(srv.seen.length, 3);
+    assert.match(warnings[0], /still had more after 3 pages; showing the first 3/);
+  });
+
+  const malformed: Array<[string, () => Promise<unknown>, unknown, RegExp]> = [
+    ['state_message a number', () => client().c.getRun(1), { run_id: 1, state: { life_cycle_state: 'TERMINATED', state_message: 7 } }, /runs\/get answer: state\.state_message is the number 7, expected a string/],
+    ['tasks not a list', () => client().c.getRun(1), { run_id: 1, tasks: { a: 1 } }, /runs\/get answer: tasks is an object, expected a list/],
+    ['a null task', () => client().c.getRun(1), { run_id: 1, tasks: [null] }, /tasks\[0\] is null, expected an object/],
+    ['run_id a string', () => client().c.runNow({ job_id: 1 }), { run_id: '42' }, /run-now answer: run_id is the text "42", expected an integer/],
+    ['a null body', () => client().c.getRunOutput(1), null, /runs\/get-output answer: the body is null, expected an object/],
+    ['metadata null-ish but wrong', () => client().c.getRunOutput(1), { metadata: 5 }, /metadata is the number 5, expected an object/],
+    ['jobs not iterable', () => client().c.listAllJobs(), { jobs: 'many', has_more: false }, /jobs\/list answer: jobs is the text "many", expected a list/],
+    ['a page token of the wrong type', () => client().c.listAllJobs(), { jobs: [], has_more: true, next_page_token: 5 }, /next_page_token is the number 5/],
+    ['not JSON at all', () => client().c.me(), 'Bad gateway <html>', /SCIM Me answer: the body is the text .*expected an object/],
+  ];
+  for (const [name, call, body, message] of malformed) {
+    it(`a malformed answer (${name}) is a protocol error naming the field, not a TypeError`, async () => {
+      srv = await scripted([{ status: 200, body }]);
+      await assert.rejects(call(), (e: unknown) => {
+        assert.ok(e instanceof UserFacingError, String(e));
+        assert.equal(e.kind, 'protocol');
+        assert.match(e.message, /^Databricks at http:\/\/127\.0\.0\.1:\d+ sent a malformed /);
+        assert.match(e.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('keeps a run page link only when it is https (or loopback http) on the workspace origin', async () => {
+    const links = [
+      'javascript:alert(1)',
+      'file:///etc/passwd',
+      'command:workbench.action.terminal.new',
+      'https://evil.example.com/#job/1/run/1',
+      'data:text/html,<script>1</script>',
+      '//evil.example.com/x',
+    ];
+    srv = await scriptedServer(links.map((u) => ({ status: 200, body: { run_id: 1, run_page_url: u, tasks: [{ task_key: 't', run_page_url: u }] } })));
+    const { c } = client();
+    for (const link of links) {
+      const run = await c.getRun(1);
+      assert.equal(run.run_page_url, undefined, link);
+      assert.equal(run.tasks?.[0].run_page_url, undefined, link);
+    }
+  });
+
+  it('keeps the workspace’s own run page link', async () => {
+    const replies: Reply[] = [];
+    srv = await scripted(replies);
+    const own = `${srv.url}/?o=1#job/7/run/42`;
+    replies.push({ status: 200, body: { run_id: 42, run_page_url: own, tasks: [{ task_key: 't', run_page_url: own }] } });
+    const run = await new DatabricksClient(srv.url, async () => 'tok').getRun(42);
+    assert.equal(run.run_page_url, own);
+    assert.equal(run.tasks?.[0].run_page_url, own);
+  });
+
+  it('an empty token is refused before any request (never an empty bearer)', async () => {
+    srv = await scriptedServer([{ status: 200, body: {} }]);
+    const c = new DatabricksClient(srv.url, async () => '');
+    await assert.rejects(c.getRun(1), (e: unknown) => e instanceof UserFacingError && e.kind === 'protocol' && /No Databricks token/.test(e.message));
+    assert.equal(srv.seen.length, 0);
+  });
+
   it('accepts https hosts and loopback http only', () => {
     assert.equal(normaliseWorkspaceHost('adb-1.azuredatabricks.net/'), 'https://adb-1.azuredatabricks.net');
     assert.equal(normaliseWorkspaceHost('http://127.0.0.1:8080'), 'http://127.0.0.1:8080');

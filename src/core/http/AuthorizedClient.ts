@@ -25,10 +25,10 @@ export type TokenFunction = (forceRefresh?: boolean) => Promise<string>;
 // a line break) would be a broken or injected header.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-function checkedToken(value: unknown, what: string): BearerToken {
+function checkedToken(value: unknown, what: string, where = ''): BearerToken {
   if (typeof value !== 'string' || value === '')
-    throw new UserFacingError('protocol', `No ${what} token was available (the credential had none); nothing was sent.`, 'Refresh the credentials, then retry; if it persists, report it.');
-  if (!B64TOKEN.test(value)) throw new UserFacingError('protocol', `The ${what} token is not a bearer token (it has characters a token cannot have); it was not sent.`, 'Refresh the credentials, then retry.');
+    throw new UserFacingError('protocol', `No ${what} token${where} was available (the credential had none); nothing was sent.`, 'Refresh the credentials, then retry; if it persists, report it.');
+  if (!B64TOKEN.test(value)) throw new UserFacingError('protocol', `The ${what} token${where} is not a bearer token (it has characters a token cannot have); it was not sent.`, 'Refresh the credentials, then retry.');
   return { value, fingerprint: tokenFingerprint(value) };
 }
 
@@ -84,7 +84,7 @@ export function credentialTokenSource(get: (forceRefresh: boolean) => Promise<Cr
         `Expected ${options.target ? `a ${wanted}` : wanted} token${where}, but the credential is ${typeof target === 'string' ? `for ${target}` : 'not a bearer token'}; nothing was sent.`,
         'This is a bug in the extension: report it.',
       );
-    const token = checkedToken((cred as { accessToken?: unknown }).accessToken, `${LABEL[target]}${where}`);
+    const token = checkedToken((cred as { accessToken?: unknown }).accessToken, LABEL[target], where);
     const expiresAt = typeof cred?.expiresAt === 'number' ? cred.expiresAt : 0;
     last = { token, expiresAt };
     return token;

@@ -1,7 +1,7 @@
 // Only types come from axios at load time: evaluating axios loads Node's http stack and undici
 // (~40 ms), so it is required on the first request instead (loadAxios). esbuild keeps a
 // require() inside a function lazy in the CommonJS bundle.
-import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosAdapter, AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios';
 import { CancelledError, UserFacingError, type ErrorKind } from '../errors';
 import { redact } from '../redact';
 import { describeNetworkCode } from './networkErrors';
@@ -55,6 +55,8 @@ export interface HttpClientOptions {
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** Replaces the network for tests (an axios adapter; it must reject non-2xx itself). */
+  adapter?: AxiosAdapter;
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -88,8 +90,9 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
     const ms = Number(s) * 1000;
     return Number.isFinite(ms) ? ms : undefined;
   }
-  // An HTTP-date is short; anything longer is not one (and is not worth parsing).
-  if (s.length > 64) return undefined;
+  // An HTTP-date starts with the day name and is short; anything else is not one ("-1" would
+  // otherwise parse as the year -1).
+  if (s.length > 64 || !/^[A-Za-z]{3}/.test(s)) return undefined;
   const at = Date.parse(s);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
@@ -166,6 +169,10 @@ export interface HttpFailure {
   message?: string;
 }
 
+function sizeText(bytes: number): string {
+  return bytes >= 1048576 ? `${Math.round(bytes / 1048576)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -183,7 +190,7 @@ export function describeHttpFailure(service: string, f: HttpFailure): ServiceErr
       service,
       f.status,
       'RESPONSE_TOO_LARGE',
-      `${service} sent more than ${Math.round(f.tooLargeBytes / 1048576)} MB for ${path || 'a request'}; it was not read.`,
+      `${service} sent more than ${sizeText(f.tooLargeBytes)} for ${path || 'a request'}; it was not read.`,
       'Check the endpoint setting; if the answer is legitimately that large, narrow the request.',
       'protocol',
     );
@@ -299,6 +306,7 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
     maxRedirects: 0,
     // No proxy from the environment: tokens go only where the settings say.
     proxy: false,
+    ...(opts.adapter ? { adapter: opts.adapter } : {}),
   });
   instance.interceptors.request.use((config: InternalAxiosRequestConfig) => {
     const c = config as InternalAxiosRequestConfig & RequestState;
@@ -337,4 +345,4 @@ declare module 'axios' {
   }
 }
 
-export type { AxiosInstance, AxiosRequestConfig, AxiosResponse };
+export type { AxiosAdapter, AxiosInstance, AxiosRequestConfig, AxiosResponse };
