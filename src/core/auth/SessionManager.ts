@@ -343,24 +343,37 @@ export class SessionManager implements IdentitySource {
     }
   }
 
-  /** Resolves when one of `keys` changes in the store, at `until`, or rejects on abort. */
-  private waitForStore(keys: string[], until: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: unknown) => {
-        clearTimeout(timer);
-        sub.dispose();
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => done(new CancelledError(String(signal.reason ?? 'Cancelled.')));
-      const sub = this.deps.secrets.onDidChange((e) => {
-        if (keys.includes(e.key)) done();
-      });
-      const timer = setTimeout(() => done(), Math.max(0, until - this.now()));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+  /**
+   * Watches `keys` from now on. `wait(until)` resolves when one of them changed since the watch
+   * began (even before `wait` was called), at `until`, or rejects on abort.
+   */
+  private watchStore(keys: string[], signal: AbortSignal): { wait(until: number): Promise<void>; dispose(): void } {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const sub = this.deps.secrets.onDidChange((e) => {
+      if (!keys.includes(e.key)) return;
+      fired = true;
+      wake?.();
     });
+    return {
+      wait: (until) =>
+        new Promise<void>((resolve, reject) => {
+          if (fired) return resolve();
+          if (signal.aborted) return reject(new CancelledError(String(signal.reason ?? 'Cancelled.')));
+          const done = (err?: unknown) => {
+            clearTimeout(timer);
+            wake = undefined;
+            signal.removeEventListener('abort', onAbort);
+            if (err) reject(err);
+            else resolve();
+          };
+          const onAbort = () => done(new CancelledError(String(signal.reason ?? 'Cancelled.')));
+          const timer = setTimeout(() => done(), Math.max(0, until - this.now()));
+          wake = () => done();
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      dispose: () => sub.dispose(),
+    };
   }
 
   /**
@@ -373,10 +386,16 @@ export class SessionManager implements IdentitySource {
     const leaseKey = this.leaseKey(settings);
     const deadline = this.now() + 2 * REFRESH_LEASE_MS;
     for (let round = 0; round < 20; round++) {
-      const lease = await this.readLease(settings);
-      if (lease && lease.owner !== this.owner && lease.until > this.now() && this.now() < deadline) {
-        await this.waitForStore([leaseKey, this.secretKey(settings)], Math.min(lease.until, deadline), signal);
-        continue;
+      // Watch before reading, so a release between the read and the wait is not missed.
+      const watch = this.watchStore([leaseKey, this.secretKey(settings)], signal);
+      try {
+        const lease = await this.readLease(settings);
+        if (lease && lease.owner !== this.owner && lease.until > this.now() && this.now() < deadline) {
+          await watch.wait(Math.min(lease.until, deadline));
+          continue;
+        }
+      } finally {
+        watch.dispose();
       }
       await this.deps.secrets.store(leaseKey, JSON.stringify({ owner: this.owner, until: this.now() + REFRESH_LEASE_MS } satisfies LeaseRecord));
       await sleep(this.deps.leaseSettleMs ?? 150, signal);
