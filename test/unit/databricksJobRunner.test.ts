@@ -4,8 +4,12 @@ import type { DatabricksJobsApi } from '../../src/core/databricks/DatabricksClie
 import { JobRunner, MemoryRunStore, notebookImportSpec, type PollScheduleContext, type RunProgress } from '../../src/core/databricks/JobRunner';
 import { FixedPollSchedule } from '../../src/core/databricks/PollSchedule';
 import type { ImportRequest, ListRunsRequest, Run, RunNowRequest, RunState, SubmitRunRequest } from '../../src/core/databricks/types';
+import type { Credential } from '../../src/core/credentials/Credential';
+import { DatabricksClient } from '../../src/core/databricks/DatabricksClient';
 import { UserFacingError } from '../../src/core/errors';
+import { credentialTokenSource } from '../../src/core/http/AuthorizedClient';
 import { ServiceError } from '../../src/core/http/HttpClient';
+import { scriptedServer } from './fakes/scriptedServer';
 
 /** A virtual clock: sleeping advances it instantly. */
 function virtualTime() {
@@ -339,6 +343,91 @@ describe('JobRunner', () => {
       t.runner.unfinished().map((r) => r.runId),
       [42],
     );
+  });
+
+  it('keeps watching while the token cannot be renewed (network): backs off, says so, never gives up or asks to sign in', async () => {
+    const s = setup();
+    const idpDown = () => new UserFacingError('network', 'Cannot reach the identity provider at https://idp.example.com (ECONNRESET).');
+    s.client.getRunErrors = [undefined, ...Array.from({ length: 12 }, idpDown)];
+    const result = await s.runner.runJob({ jobId: 7, jobName: 'nightly' }, { onProgress: s.onProgress });
+    assert.equal(result.outcome, 'succeeded');
+    assert.equal(s.authPrompts(), 0);
+    const reconnecting = s.progress.filter((p) => /reconnecting: Cannot reach the identity provider/.test(p.text));
+    assert.equal(reconnecting.length, 1, 'said once per outage');
+    assert.equal(reconnecting[0].state.life_cycle_state, 'QUEUED', 'with the last known state');
+    assert.ok(Math.max(...s.time.sleeps) <= 60_000, `backs off up to 60 s, got ${Math.max(...s.time.sleeps)}`);
+    assert.ok(s.time.sleeps.filter((ms) => ms >= 30_000).length >= 3, 'backs off rather than polling hot');
+  });
+
+  it('keeps watching through a long network outage (Databricks unreachable)', async () => {
+    const s = setup();
+    const down = () => new ServiceError('Databricks', undefined, 'ECONNREFUSED', 'Databricks is unreachable at https://dbc-test.cloud.databricks.com (ECONNREFUSED: connection refused).', undefined, 'network');
+    s.client.getRunErrors = Array.from({ length: 30 }, down);
+    const result = await s.runner.runJob({ jobId: 7 });
+    assert.equal(result.outcome, 'succeeded');
+    assert.ok(Math.max(...s.time.sleeps) <= 60_000);
+    assert.equal(s.client.calls.filter((c) => c === 'runNow').length, 1);
+  });
+
+  it('still stops for what is not passing: an unknown run is not retried forever', async () => {
+    const s = setup();
+    s.client.getRunErrors = [new ServiceError('Databricks', 400, 'INVALID_PARAMETER_VALUE', 'Run 42 does not exist.')];
+    await assert.rejects(s.runner.runJob({ jobId: 7, jobName: 'nightly' }), /Lost track of nightly \(run 42\).*does not exist/);
+    assert.equal(s.client.calls.filter((c) => c === 'getRun').length, 1);
+  });
+
+  it('never keeps a run page link that is not on the workspace origin', async () => {
+    const s = setup();
+    const getRun = s.client.getRun.bind(s.client);
+    s.client.getRun = async (id) => ({ ...(await getRun(id)), run_page_url: 'javascript:alert(1)' });
+    const result = await s.runner.runJob({ jobId: 7 });
+    assert.equal(result.record.runPageUrl, undefined);
+    assert.equal(s.store.load()[0].runPageUrl, undefined);
+  });
+
+  it('regression: a failing token refresh with a still-valid token in hand does not abandon the run', async () => {
+    const running = { status: 200, body: { run_id: 9, state: { life_cycle_state: 'RUNNING' } } };
+    const srv = await scriptedServer([
+      { status: 200, body: { run_id: 9 } },
+      running,
+      running,
+      running,
+      running,
+      { status: 200, body: { run_id: 9, state: { life_cycle_state: 'TERMINATED', result_state: 'SUCCESS' } } },
+    ]);
+    try {
+      const credential = { target: 'databricks', accessToken: 'dose-in-hand', expiresAt: Date.now() + 10 * 60_000 } as Credential;
+      // The broker renews early (refresh margin); the identity provider is down for three tries.
+      const outcomes: Array<Credential | Error> = [credential, ...Array.from({ length: 3 }, () => new UserFacingError('network', 'Cannot reach the identity provider (ECONNREFUSED).'))];
+      let asked = 0;
+      const tokens = credentialTokenSource(async () => {
+        asked++;
+        const next = outcomes.shift() ?? credential;
+        if (next instanceof Error) throw next;
+        return next;
+      });
+      const time = virtualTime();
+      const runner = new JobRunner({
+        environment: 'staging',
+        client: new DatabricksClient(srv.url, tokens, { http: { retry: { maxRetries: 0 } } }),
+        store: new MemoryRunStore(),
+        sink: { record: () => undefined },
+        sleep: time.sleep,
+        now: time.now,
+        useRunHistory: false,
+        schedule: () => new FixedPollSchedule(1000),
+        onAuthRequired: async () => assert.fail('no sign-in is needed while the token is valid'),
+      });
+      const result = await runner.runJob({ jobId: 3, jobName: 'train' });
+      assert.equal(result.outcome, 'succeeded');
+      assert.ok(asked >= 4);
+      assert.ok(srv.seen.every((r) => r.auth === 'Bearer dose-in-hand'));
+      assert.equal(srv.seen.filter((r) => r.path.startsWith('/api/2.2/jobs/runs/get')).length, 5);
+      // The token in hand kept polling on schedule: no poll failed, so nothing backed off.
+      assert.deepEqual([...new Set(time.sleeps)], [1000]);
+    } finally {
+      await srv.close();
+    }
   });
 
   it('resumes a stored run after a reload without triggering it again', async () => {
