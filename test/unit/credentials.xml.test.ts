@@ -94,6 +94,39 @@ describe('AWS STS XML', () => {
   }
 });
 
+describe('AWS STS hostile answers', () => {
+  it('an attribute named __proto__ or constructor is an attribute, not a prototype', () => {
+    const el = parseXml('<a __proto__="x" constructor="y" polluted="z"/>');
+    assert.equal(el.attributes['__proto__'], 'x');
+    assert.equal(el.attributes['constructor'], 'y');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('a character reference that is no character is a syntax error, not a RangeError', () => {
+    for (const ref of ['&#x110000;', '&#0;', '&#xD800;', '&#99999999999;']) {
+      assert.throws(() => parseXml(`<a>${ref}</a>`), /is not a character/, ref);
+      assert.throws(() => parseAssumeRoleWithWebIdentityResponse(`<AssumeRoleWithWebIdentityResponse>${ref}</AssumeRoleWithWebIdentityResponse>`), (e: unknown) => e instanceof UserFacingError && e.kind === 'protocol');
+    }
+  });
+
+  it('an error <Message> that echoes the web identity token never reaches the message', async () => {
+    const { assumeAwsRole } = await import('../../src/core/credentials/assumeAwsRole');
+    const token = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhZGEiLCJhdWQiOiJzdHMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU';
+    for (const echoed of [token, token.slice(0, 30), token.split('.')[1]]) {
+      const body = `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Couldn't parse the token ${echoed} (bad)</Message></Error></ErrorResponse>`;
+      const http = (() => ({ post: async () => ({ status: 400, data: body }) })) as unknown as Parameters<typeof assumeAwsRole>[0];
+      const e = await assumeAwsRole(http, { environment: 'dev', stsEndpoint: 'https://sts.amazonaws.com', roleArn: 'arn:aws:iam::123456789012:role/r', roleSessionName: 'ada', webIdentityToken: token, durationSeconds: 900, now: 0 }).then(
+        () => assert.fail('expected a rejection'),
+        (err: unknown) => err,
+      );
+      assert.ok(e instanceof UserFacingError);
+      assert.equal(e.kind, 'auth');
+      assert.match(e.message, /InvalidIdentityToken: Couldn't parse the token .*\(bad\)/);
+      for (const piece of [token, token.slice(0, 20), token.split('.')[1].slice(0, 20)]) assert.ok(!e.display.includes(piece), `${echoed.slice(0, 10)}… leaked`);
+    }
+  });
+});
+
 describe('AWS request parameters', () => {
   const durations: [number, number | undefined, number][] = [
     [3600, undefined, 3600],

@@ -142,4 +142,30 @@ describe('SpannerClient', () => {
     srv = await scriptedServer([{ status: 200, body: { name: 'projects/other/instances/i/databases/d/sessions/x' } }]);
     await assert.rejects(client().executeSql('SELECT 1'), (e: UserFacingError) => e.kind === 'protocol');
   });
+
+  const badResults: Array<[string, unknown, RegExp]> = [
+    ['a list instead of a ResultSet', [1, 2], /the body is a list, expected an object/],
+    ['rowType fields not a list', { metadata: { rowType: { fields: 'x' } } }, /metadata\.rowType\.fields is the text "x", expected a list/],
+    ['a null field', { metadata: { rowType: { fields: [null] } } }, /metadata\.rowType\.fields\[0\] is null, expected an object/],
+    ['a type code that is not text', { metadata: { rowType: { fields: [{ name: 'x', type: { code: 7 } }] } } }, /fields\[0\]\.type\.code is the number 7/],
+    ['rows not lists', { metadata: { rowType: { fields: [] } }, rows: [5] }, /rows\[0\] is the number 5, expected a list of values/],
+  ];
+  for (const [name, body, message] of badResults) {
+    it(`a malformed result (${name}) is a protocol error naming the field`, async () => {
+      srv = await scriptedServer([session(1), { status: 200, body }]);
+      await assert.rejects(client().executeSql('SELECT 1'), (e: unknown) => {
+        assert.ok(e instanceof UserFacingError, String(e));
+        assert.equal(e.kind, 'protocol');
+        assert.match(e.message, /^Cloud Spanner returned a malformed result: /);
+        assert.match(e.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('an empty token is refused before any request', async () => {
+    srv = await scriptedServer([session(1), resultSet]);
+    await assert.rejects(client(async () => '').executeSql('SELECT 1'), (e: unknown) => e instanceof UserFacingError && /No Google token/.test(e.message));
+    assert.equal(srv.seen.length, 0);
+  });
 });

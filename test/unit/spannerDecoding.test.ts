@@ -64,6 +64,37 @@ describe('Spanner result decoding (type.proto)', () => {
     });
   }
 
+  it('keeps STRUCT fields named __proto__ and constructor as plain fields, polluting nothing', () => {
+    const type = t('STRUCT', { structType: { fields: [{ name: '__proto__', type: t('STRING') }, { name: 'constructor', type: t('INT64') }, { name: 'toString', type: t('BOOL') }] } });
+    const value = decodeValue(['x', '1', true], type) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(value), ['__proto__', 'constructor', 'toString']);
+    assert.equal(Object.getOwnPropertyDescriptor(value, '__proto__')?.value, 'x');
+    assert.equal(value.constructor, 1);
+    assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+    assert.match(formatResultTable({ columns: [{ name: 's', type, typeName: typeName(type) }], rows: [[value as SpannerValue]] }), /\{__proto__: "x", constructor: 1, toString: true\}/);
+  });
+
+  it('refuses a type nested deeper than it decodes, without overflowing the stack', () => {
+    let deep: SpannerType = t('INT64');
+    let wire: unknown = '1';
+    for (let i = 0; i < 20_000; i++) {
+      deep = t('ARRAY', { arrayElementType: deep });
+      wire = [wire];
+    }
+    assert.throws(() => decodeValue(wire, deep), (e: unknown) => e instanceof UserFacingError && e.kind === 'protocol' && /more than 64 levels deep/.test(e.message));
+    assert.throws(
+      () => decodeResultSet({ metadata: { rowType: { fields: [{ name: 'x', type: deep }] } }, rows: [] }),
+      (e: unknown) => e instanceof UserFacingError && e.kind === 'protocol',
+    );
+    assert.ok(typeName(deep).length < 2000);
+  });
+
+  it('refuses a ResultSet of the wrong shape as a protocol error', () => {
+    for (const bad of [null, 'text', [], { metadata: 5 }, { metadata: { rowType: { fields: [{ name: 1, type: t('INT64') }] } } }, { metadata: { rowType: { fields: [] } }, rows: 'x' }])
+      assert.throws(() => decodeResultSet(bad), (e: unknown) => e instanceof UserFacingError && e.kind === 'protocol', JSON.stringify(bad));
+  });
+
   it('names types in GoogleSQL spelling', () => {
     assert.equal(typeName(t('ARRAY', { arrayElementType: t('STRUCT', { structType: { fields: [{ name: 'a', type: t('INT64') }, { type: t('STRING') }] } }) })), 'ARRAY<STRUCT<a INT64, STRING>>');
   });
