@@ -1,5 +1,5 @@
 import { scanSecrets, type SecretFinding, type SecretLiteral, type TextSpan } from './scanSecrets';
-import type { SecretLanguage } from './secretLanguage';
+import { cellLanguageOf, type SecretLanguage } from './secretLanguage';
 
 /**
  * Secrets in a Jupyter notebook's JSON (`.ipynb` on disk): each cell's source lines are joined
@@ -67,9 +67,7 @@ function notebookLanguage(root: JObject): SecretLanguage {
 
 /** `%sql`, `%scala`, `%r`, `%python` on a cell's first line switch its language (Databricks, sparkmagic). */
 function cellLanguage(code: string, fallback: SecretLanguage): SecretLanguage {
-  const m = /^\s*%%?(sql|scala|r|python|sh|md)\b/i.exec(code);
-  const lang = m?.[1].toLowerCase();
-  return lang === 'sql' || lang === 'scala' || lang === 'r' || lang === 'python' ? lang : fallback;
+  return cellLanguageOf('', code) ?? fallback;
 }
 
 // ---- Mapping decoded text back to raw offsets ----

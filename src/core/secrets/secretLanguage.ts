@@ -48,6 +48,18 @@ export function secretLanguageOf(fileName: string, languageId?: string): SecretL
   return dot > 0 ? BY_EXTENSION[base.slice(dot).toLowerCase()] : undefined;
 }
 
+/**
+ * The language of a notebook cell from its VS Code language id, with a `%sql` / `%scala` /
+ * `%r` / `%python` magic on its first line taking precedence (Databricks, sparkmagic).
+ * Undefined for markdown and other cells the scanner does not read as code.
+ */
+export function cellLanguageOf(languageId: string, text: string): SecretLanguage | undefined {
+  const magic = /^\s*%%?(sql|scala|r|python)\b/i.exec(text)?.[1].toLowerCase();
+  if (magic === 'sql' || magic === 'scala' || magic === 'r' || magic === 'python') return magic;
+  const lang = BY_LANGUAGE_ID[languageId];
+  return lang && lang !== 'ipynb' ? lang : undefined;
+}
+
 /** The language of a Databricks source notebook's cells from its first line, if it is one. */
 export function databricksNotebookLanguage(text: string): SecretLanguage | undefined {
   const first = text.slice(0, 80);
