@@ -1,3 +1,5 @@
+// First: drops oidc-provider's one known Node 20 notice before the IdP module loads it.
+import './quietRuntimeNotice';
 import { startDatabricksWorkspace } from './databricks/DatabricksWorkspace';
 import { startAwsStsEmulator, type AwsRoleTrust } from './aws/AwsStsEmulator';
 import { startGoogleEmulator, type ImpersonationRule } from './google/GoogleEmulator';

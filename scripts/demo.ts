@@ -1,12 +1,14 @@
 // `npm run demo`: the packaged extension in real VS Code (code-server) against the local sandbox
 // (IdP + Databricks, Google and AWS emulators), all on loopback, until Ctrl-C.
-// `npm run demo -- --check`: start everything, prove the workbench and the IdP answer, exit 0.
-// `--no-build` reuses dist/mlspanner.vsix. Env: PORT (code-server, default 8080).
+// `npm run demo -- --check`: start everything, prove the workbench, the IdP and a Databricks
+// workspace answer and the extension is installed, stop, exit 0.
+// `--no-build` reuses dist/mlspanner.vsix. Env: PORT (code-server, default 8080), MLSPANNER_CACHE_DIR
+// (code-server and the demo profile; default ~/.cache/mlspanner).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startSandbox, type Sandbox } from '../sandbox/index';
+import { startSandbox, type Sandbox, type SandboxUser } from '../sandbox/index';
 import {
   findCodeServer,
   installExtension,
@@ -17,7 +19,7 @@ import {
 } from '../test/e2e/codeServer';
 
 const IDP_PORT = 9400;
-const SERVICE_PORTS = { google: 9411, aws: 9412, databricksDev: 9421, databricksStaging: 9422, databricksProd: 9423 };
+const SERVICE_PORTS = { google: 9411, aws: 9412, spanner: 9413, databricksDev: 9421, databricksStaging: 9422, databricksProd: 9423 };
 const VSIX = path.join(repoRoot, 'dist', 'mlspanner.vsix');
 
 const args = new Set(process.argv.slice(2));
@@ -105,6 +107,60 @@ function writeUserSettings(userDataDir: string, sandbox: Sandbox): void {
   fs.writeFileSync(file, JSON.stringify(settings, null, 2));
 }
 
+/**
+ * `npm run package` with its output kept back: vsce lists every file of the .vsix, which is
+ * noise here. Prints one line on success, everything on failure.
+ */
+function packageExtension(): string {
+  const npm = spawnSync('npm', ['run', 'package'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const output = `${npm.stdout ?? ''}${npm.stderr ?? ''}`;
+  if (npm.status !== 0) {
+    process.stderr.write(output);
+    throw new Error(npm.error ? `npm run package could not run: ${npm.error.message}` : `npm run package failed (exit ${npm.status}); its output is above`);
+  }
+  // vsce: "DONE  Packaged: dist/mlspanner.vsix (9 files, 127.45 KB)", with colours when on a TTY.
+  // eslint-disable-next-line no-control-regex -- strips ANSI colour codes
+  const done = /Packaged: (.+)$/m.exec(output.replace(/\x1b\[[\d;]*m/g, ''));
+  return done ? done[1].trim() : path.relative(repoRoot, VSIX);
+}
+
+/** Which sandbox environments a user may use, from the environments' requiredGroups (any-of). */
+function environmentsOf(user: SandboxUser, environments: Record<string, unknown>): string {
+  return Object.entries(environments)
+    .filter(([, e]) => ((e as { requiredGroups?: string[] }).requiredGroups ?? []).some((g) => user.groups.includes(g)))
+    .map(([name, e]) => ((e as { confirm?: boolean }).confirm ? `${name} (asks for a reason)` : name))
+    .join(', ');
+}
+
+/** The one block to read: where to go, who to be, what to click. */
+function readyBlock(url: string, sandbox: Sandbox, logFile: string): string {
+  const rule = '─'.repeat(78);
+  const rows = sandbox.users.map((u) => [u.username, u.groups.join(', '), environmentsOf(u, sandbox.environments)]);
+  const width = [0, 1].map((i) => Math.max(i ? 'groups'.length : 'user'.length, ...rows.map((r) => r[i].length)));
+  const table = [['user', 'groups', 'may use'], ...rows].map((r) => `    ${r[0].padEnd(width[0])}   ${r[1].padEnd(width[1])}   ${r[2]}`).join('\n');
+  const passwords = [...new Set(sandbox.users.map((u) => u.password))];
+  return `
+${rule}
+  ML Spanner demo is ready. Open:
+
+    ${url}
+
+  Demo users (password ${passwords.map((p) => `"${p}"`).join(' / ')}):
+${table}
+
+  Then:
+    1. Click the ML Spanner icon in the activity bar, then Sign In; log in as alice.
+    2. Command Palette (F1): "ML Spanner: Run Job in Staging…", pick train-churn-model, Run.
+    3. When it finishes: Open Run Page (the notification or the Runs view) or Show Run Output.
+    4. "ML Spanner: Run ML Spanner Query…" with
+       SELECT * FROM ML.PREDICT(MODEL churn_model, TABLE customers) WHERE country = 'DE' LIMIT 5
+    5. Sign out, sign in as carol and run a job in prod: it asks for a reason, kept in the access log.
+
+  code-server log: ${logFile}
+  Ctrl-C stops code-server and the sandbox. Sandbox requests are logged below.
+${rule}`;
+}
+
 async function expectOk(what: string, url: string, validate?: (body: string) => boolean): Promise<void> {
   const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const body = await res.text();
@@ -119,8 +175,7 @@ async function main(): Promise<void> {
 
   if (build) {
     section('Packaging the extension (npm run package)');
-    const npm = spawnSync('npm', ['run', 'package'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (npm.status !== 0) throw new Error(`npm run package failed (exit ${npm.status})`);
+    console.log(packageExtension());
   }
   if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing; run without --no-build`);
 
@@ -160,8 +215,10 @@ async function main(): Promise<void> {
       stateDir: path.join(demoDir, 'sandbox-state'),
       quiet: check,
     });
-    console.log(`IdP ${sandbox.issuer}`);
-    for (const [env, url] of Object.entries(sandbox.databricks)) console.log(`Databricks ${env} ${url}`);
+    // The Databricks workspaces print their own line (unless --check keeps the sandbox quiet).
+    console.log(`Identity provider ${sandbox.issuer}`);
+    console.log(`Google STS ${sandbox.google.stsUrl}, Spanner ${sandbox.google.spannerUrl}, AWS STS ${sandbox.aws.stsUrl}`);
+    if (check) for (const [env, url] of Object.entries(sandbox.databricks)) console.log(`Databricks ${env} ${url}`);
 
     writeIfMissing(path.join(workspace, 'notebooks', 'churn_features.py'), CHURN_NOTEBOOK);
     writeIfMissing(path.join(workspace, 'databricks.yml'), bundleYaml(sandbox));
@@ -177,8 +234,8 @@ async function main(): Promise<void> {
       configFile: path.join(demoDir, 'code-server.yaml'),
       folder: workspace,
       logFile,
-      // The IdP opens without VS Code's "open external website?" prompt.
-      trustedDomains: [new URL(sandbox.issuer).origin],
+      // The IdP and the run pages open without VS Code's "open external website?" prompt.
+      trustedDomains: [sandbox.issuer, ...Object.values(sandbox.databricks)].map((u) => new URL(u).origin),
     }).catch((err: unknown) => {
       throw new Error(`code-server did not start on 127.0.0.1:${port} (is the port in use? set PORT): ${String(err)}`);
     });
@@ -189,6 +246,10 @@ async function main(): Promise<void> {
       await expectOk('workbench', url, (body) => body.includes('workbench'));
       await expectOk('IdP discovery', `${sandbox.issuer}/.well-known/openid-configuration`, (body) => {
         return (JSON.parse(body) as { issuer?: string }).issuer === sandbox?.issuer;
+      });
+      const staging = sandbox.databricks.staging;
+      await expectOk('Databricks staging', `${staging}/oidc/.well-known/oauth-authorization-server`, (body) => {
+        return (JSON.parse(body) as { token_endpoint?: string }).token_endpoint === `${staging}/oidc/v1/token`;
       });
       const list = spawnSync(codeServer, ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--list-extensions'], {
         encoding: 'utf8',
@@ -201,12 +262,7 @@ async function main(): Promise<void> {
       process.exit(0);
     }
 
-    section('Ready');
-    console.log(`Open ${url}`);
-    console.log('Click the ML Spanner icon in the activity bar, then Sign In. Demo users (password shown):');
-    for (const u of sandbox.users) console.log(`  ${u.username.padEnd(6)} / ${u.password}  ${u.name} <${u.email}>  groups: ${u.groups.join(', ')}`);
-    console.log(`Logs: ${logFile}`);
-    console.log('Press Ctrl-C to stop.');
+    console.log(readyBlock(url, sandbox, logFile));
     // Stay alive on the servers' handles until a signal handler stops everything.
   } catch (err) {
     await stop();
