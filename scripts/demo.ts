@@ -16,7 +16,7 @@ import {
   repoRoot,
   startCodeServer,
   type CodeServerProcess,
-} from '../test/e2e/codeServer';
+} from './codeServer';
 
 const IDP_PORT = 9400;
 const SERVICE_PORTS = { google: 9411, aws: 9412, spanner: 9413, databricksDev: 9421, databricksStaging: 9422, databricksProd: 9423 };

@@ -31,9 +31,9 @@ import {
   startCodeServer,
   waitFor,
   type CodeServerProcess,
-} from './codeServer';
+} from '../../scripts/codeServer';
 
-export { escapeRegExp, freePort, repoRoot, waitFor } from './codeServer';
+export { escapeRegExp, freePort, repoRoot, waitFor } from '../../scripts/codeServer';
 export const CHROMIUM_PATH = process.env.MLSPANNER_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--no-sandbox',

@@ -45,8 +45,21 @@ function ownEntries(o: Record<string, unknown>): [string, unknown][] {
   return Object.keys(o).map((k) => [k, Object.getOwnPropertyDescriptor(o, k)?.value]);
 }
 
+/** Levenshtein distance, for "did you mean" (short strings only). */
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
 function unknownKey(key: string, known: string[]): string {
-  const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || k.toLowerCase().startsWith(key.toLowerCase().slice(0, 5)));
+  const k0 = key.toLowerCase();
+  const near = known.find((k) => k.toLowerCase() === k0 || k.toLowerCase().startsWith(k0.slice(0, 5)) || distance(k.toLowerCase(), k0) <= 2);
   return `is not a known setting${near ? ` (did you mean "${near}"?)` : ''}; expected one of ${known.join(', ')}`;
 }
 
