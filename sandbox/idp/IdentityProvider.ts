@@ -25,6 +25,22 @@ export interface IdentityProviderOptions {
   /** Keeps the signing key and cookie keys across restarts when set. */
   stateDir?: string;
   quiet?: boolean;
+  /**
+   * Refresh-token rotation (default true, as Okta, Auth0 and Entra do for public clients): each
+   * refresh returns a new refresh token, and presenting a used one is `invalid_grant` and
+   * revokes the whole grant (reuse detection).
+   */
+  rotateRefreshToken?: boolean;
+  /**
+   * A strict provider (default false): `offline_access` is granted only when the user is asked
+   * for consent (the sandbox no longer adds `prompt=consent` for its first-party client), refresh
+   * tokens are issued to the native client anyway (as Keycloak and Entra do), and a refresh that
+   * asks for a scope beyond what was granted is refused with `invalid_scope` (RFC 6749 §6). The
+   * token response's `scope` says what was granted.
+   */
+  strictRefreshScope?: boolean;
+  /** Whether a refresh returns a new ID token (default true; OIDC Core §12.2 makes it optional). */
+  idTokenOnRefresh?: boolean;
 }
 
 export interface TokenEndpointFault {
@@ -77,6 +93,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   const idTokenTtl = opts.idTokenTtlSeconds ?? 3600;
   const accessTokenTtl = opts.accessTokenTtlSeconds ?? 3600;
   const refreshTokenTtl = opts.refreshTokenTtlSeconds ?? 14 * 24 * 3600;
+  const strictRefreshScope = opts.strictRefreshScope ?? false;
   const store = new MemoryStore();
   const signing = loadSigningState(opts.stateDir);
   let pendingFault: TokenEndpointFault | undefined;
@@ -168,7 +185,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       },
     },
     async issueRefreshToken(_ctx: KoaContext, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) {
-      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+      return client.grantTypeAllowed('refresh_token') && (strictRefreshScope || code.scopes.has('offline_access'));
     },
     async extraTokenClaims(_ctx: KoaContext, token: { kind: string; accountId?: string }) {
       const user = token.kind === 'AccessToken' && token.accountId ? findUser(token.accountId) : undefined;
@@ -185,7 +202,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       Grant: refreshTokenTtl,
       RefreshToken: refreshTokenTtl,
     },
-    rotateRefreshToken: true,
+    rotateRefreshToken: opts.rotateRefreshToken ?? true,
     async renderError(ctx: KoaContext, out: { error: string; error_description?: string }) {
       ctx.type = 'html';
       ctx.body = errorPage(out.error, out.error_description);
@@ -199,7 +216,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       const query = new URLSearchParams(ctx.querystring);
       const scopes = (query.get('scope') ?? '').split(' ');
       const prompts = (query.get('prompt') ?? '').split(' ').filter(Boolean);
-      if (query.get('client_id') === SANDBOX_CLIENT_ID && scopes.includes('offline_access') && !prompts.includes('consent') && !prompts.includes('none')) {
+      if (!strictRefreshScope && query.get('client_id') === SANDBOX_CLIENT_ID && scopes.includes('offline_access') && !prompts.includes('consent') && !prompts.includes('none')) {
         query.set('prompt', [...prompts, 'consent'].join(' '));
         ctx.querystring = query.toString();
       }
@@ -216,6 +233,18 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       }
     }
     await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/token') return;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || typeof body.access_token !== 'string') return;
+    // OIDC Core §12.2: a refresh response need not carry a new ID token.
+    if (opts.idTokenOnRefresh === false && ctx.oidc?.params?.grant_type === 'refresh_token') delete body.id_token;
+    // RFC 6749 §5.1: the strict provider says which scopes it granted (its access tokens are
+    // for the API resource, so oidc-provider would report only the resource's scopes).
+    if (strictRefreshScope) {
+      const e = ctx.oidc?.entities ?? {};
+      const granted = e.AuthorizationCode?.scope ?? e.RefreshToken?.scope ?? e.DeviceCode?.scope;
+      if (typeof granted === 'string') body.scope = granted;
+    }
   });
   if (!opts.quiet) {
     provider.on('server_error', (_ctx: unknown, err: unknown) => console.error('[idp] server error:', (err as Error).message));

@@ -16,6 +16,7 @@ declare module 'oidc-provider' {
       client?: { clientId: string; applicationType?: string };
       route?: string;
       params?: Record<string, unknown>;
+      entities?: Partial<Record<'AuthorizationCode' | 'RefreshToken' | 'DeviceCode', { scope?: string }>>;
     };
   }
   export type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
-import type { IdpSettings } from '../../src/core/auth/SessionManager';
+import * as oidc from 'openid-client';
+import { SessionManager, type IdpSettings, type SessionState } from '../../src/core/auth/SessionManager';
+import { startIdentityProvider, type IdentityProviderOptions, type SandboxIdentityProvider } from '../../sandbox/idp/IdentityProvider';
 import { OidcClient } from '../../src/core/auth/OidcClient';
 import { AccessLog } from '../../src/core/audit/AccessLog';
 import { looksLikeToken } from '../../src/core/redact';
@@ -107,6 +109,130 @@ describe('sign-in against the sandbox OpenID provider', () => {
   it('explains an unreachable issuer', async () => {
     const { mgr } = manager({ issuer: 'http://127.0.0.1:59999' });
     await rejectsWith(mgr.signIn(userAtBrowser('alice')), /Cannot reach the identity provider at http:\/\/127\.0\.0\.1:59999 \(ECONNREFUSED\).*mlspanner\.idp\.issuer/);
+    mgr.dispose();
+  });
+});
+
+/** A window's session manager for an IdP of the test's own, sharing `secrets` with other windows. */
+function windowFor(idp: SandboxIdentityProvider, secrets: TestSecretStorage, over: Partial<IdpSettings> = {}): SessionManager {
+  return new SessionManager({
+    settings: () => ({ issuer: idp.issuer, clientId: idp.clientId, scopes: ['openid', 'profile', 'email', 'offline_access'], groupsClaim: 'groups', flow: 'loopback', ...over }),
+    secrets,
+    sink: { record: () => undefined },
+    flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }),
+    signInTimeoutMs: 20_000,
+    leaseSettleMs: 50,
+  });
+}
+
+function waitFor(mgr: SessionManager, ok: (s: SessionState) => boolean, what: string): Promise<void> {
+  if (ok(mgr.state)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (sub.dispose(), reject(new Error(`timed out waiting for ${what}`))), 10_000);
+    const sub = mgr.onDidChange((s) => {
+      if (!ok(s)) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolve();
+    });
+  });
+}
+
+describe('sign-in against stricter sandbox providers', () => {
+  const started: SandboxIdentityProvider[] = [];
+  async function provider(opts: IdentityProviderOptions): Promise<SandboxIdentityProvider> {
+    const idp = await startIdentityProvider({ host: '127.0.0.2', quiet: true, ...opts });
+    started.push(idp);
+    return idp;
+  }
+  after(async () => {
+    for (const idp of started.splice(0)) await idp.close();
+  });
+
+  it('a strict provider that granted less than asked: the session refreshes (no scope on refresh), tokens under two minutes', async () => {
+    const idp = await provider({ strictRefreshScope: true, accessTokenTtlSeconds: 90, idTokenTtlSeconds: 90 });
+    const mgr = windowFor(idp, new TestSecretStorage());
+    const s = await mgr.signIn(userAtBrowser('alice'));
+    assert.ok(!s.scopes.includes('offline_access'), `granted: ${s.scopes.join(' ')}`);
+    assert.ok(s.accessTokenExpiresAt - Date.now() < 120_000);
+    // The refresh the schedule would make ~30 s after sign-in, and the one after it.
+    for (let i = 0; i < 2; i++) {
+      const r = await mgr.refresh();
+      assert.notEqual(r.accessToken, s.accessToken);
+      assert.equal(mgr.state.kind, 'signedIn');
+    }
+    // What used to happen: asking again for every configured scope is refused.
+    const client = await OidcClient.discover({ issuer: idp.issuer, clientId: idp.clientId, scopes: ['openid'] });
+    const stored = JSON.parse([...(mgr as unknown as { deps: { secrets: TestSecretStorage } }).deps.secrets.data.values()][0]) as { refreshToken: string };
+    await assert.rejects(oidc.refreshTokenGrant(client.config, stored.refreshToken, { scope: 'openid profile email offline_access' }), (e) => {
+      assert.ok(e instanceof oidc.ResponseBodyError);
+      assert.equal(e.error, 'invalid_scope');
+      return true;
+    });
+    client.close();
+    mgr.dispose();
+  });
+
+  it('two windows with refresh-token rotation stay signed in across rotations; sign-out in one signs out both', async () => {
+    const idp = await provider({ rotateRefreshToken: true, accessTokenTtlSeconds: 60 });
+    const secrets = new TestSecretStorage();
+    const a = windowFor(idp, secrets);
+    const b = windowFor(idp, secrets);
+    await a.signIn(userAtBrowser('bob'));
+    await waitFor(b, (st) => st.kind === 'signedIn', 'window B to follow the sign-in');
+    for (let round = 0; round < 3; round++) {
+      const [ra, rb] = await Promise.all([a.refresh(), b.refresh()]);
+      assert.equal(ra.name, 'Bob Example');
+      assert.equal(rb.name, 'Bob Example');
+    }
+    assert.equal(a.state.kind, 'signedIn');
+    assert.equal(b.state.kind, 'signedIn');
+    await a.signOut();
+    await waitFor(b, (st) => st.kind === 'signedOut', 'window B to follow the sign-out');
+    assert.equal(secrets.data.size, 0);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a provider that returns no ID token on refresh: the session lives on, a subject ID token gets one clear error', async () => {
+    const idp = await provider({ idTokenOnRefresh: false, idTokenTtlSeconds: 2, accessTokenTtlSeconds: 600 });
+    const mgr = windowFor(idp, new TestSecretStorage());
+    const s = await mgr.signIn(userAtBrowser('carol'));
+    await new Promise((r) => setTimeout(r, 2500));
+    // The refresh the schedule makes once the ID token is stale: an access token, no ID token.
+    const after = await mgr.refresh();
+    assert.equal(after.idToken, s.idToken, 'the ID token from sign-in stays for its claims');
+    assert.equal(after.name, 'Carol Example');
+    assert.equal(after.idTokenRenewed, false);
+    assert.equal(SessionManager.expiresAt(after), after.accessTokenExpiresAt, 'scheduled by the access token, not the expired ID token');
+    for (let i = 0; i < 3; i++) await rejectsWith(mgr.fresh(60, 'idToken'), /does not issue a new ID token when the session is refreshed.*expired at.*Sign in again/);
+    assert.equal(mgr.current()!.accessToken, after.accessToken, 'no refresh that could not help');
+    assert.equal((await mgr.fresh(60)).accessToken, after.accessToken);
+    mgr.dispose();
+  });
+
+  it('an issuer change during sign-in stops it, and switching back signs in without a reload', async () => {
+    const other = await provider({});
+    let settings: IdpSettings = idp();
+    const mgr = new SessionManager({
+      settings: () => settings,
+      secrets: new TestSecretStorage(),
+      sink: { record: () => undefined },
+      flowContext: async () => ({ uiKind: 'desktop' as const, browserOnThisMachine: false }),
+      signInTimeoutMs: 20_000,
+    });
+    let opened!: () => void;
+    const browserOpened = new Promise<void>((r) => (opened = r));
+    const signingIn = mgr.signIn({ openBrowser: async () => (opened(), true), showDeviceCode: () => undefined });
+    await browserOpened;
+    const before = settings;
+    settings = { ...settings, issuer: other.issuer };
+    await mgr.settingsChanged(before);
+    await rejectsWith(signingIn, /settings changed/);
+    settings = before;
+    await mgr.settingsChanged({ ...before, issuer: other.issuer });
+    const s = await mgr.signIn(userAtBrowser('alice'));
+    assert.equal(s.issuer, before.issuer);
     mgr.dispose();
   });
 });

@@ -68,6 +68,16 @@ function hostOf(url: string): string {
   }
 }
 
+/** Where a request went, for a message: the issuer as configured, or another endpoint's origin. */
+function whereOf(issuer: string, endpoint: string): string {
+  if (endpoint === issuer) return issuer;
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return issuer;
+  }
+}
+
 /**
  * Maps what openid-client and fetch throw to errors that say what failed, why and what to do.
  * `endpoint` is the URL the failing request went to (the token endpoint may live on another
@@ -95,12 +105,12 @@ export function describeOidcError(e: unknown, issuer: string, stage: string, end
   }
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err.code === 'OAUTH_TIMEOUT' || (e as Error)?.name === 'TimeoutError' || ((e as Error)?.name === 'AbortError' && stage !== 'sign-in'))
-    return new UserFacingError('network', `The identity provider at ${hostOf(endpoint)} did not answer in time (${stage}).`, 'Check your network or VPN, then retry.', undefined, { cause: e });
+    return new UserFacingError('network', `The identity provider at ${whereOf(issuer, endpoint)} did not answer in time (${stage}).`, 'Check your network or VPN, then retry.', undefined, { cause: e });
   const netCode = networkErrorCode(e);
   if (netCode)
-    return new UserFacingError('network', `Cannot reach the identity provider at ${hostOf(endpoint)} (${netCode}) during ${stage}; it is unreachable from this machine.`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
+    return new UserFacingError('network', `Cannot reach the identity provider at ${whereOf(issuer, endpoint)} (${netCode}) during ${stage}: it is unreachable from this machine.`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
   if (isFetchFailure(e))
-    return new UserFacingError('network', `Cannot reach the identity provider at ${hostOf(endpoint)} during ${stage} (${redact(deepestMessage(e))}).`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
+    return new UserFacingError('network', `Cannot reach the identity provider at ${whereOf(issuer, endpoint)} during ${stage} (${redact(deepestMessage(e))}): it is unreachable from this machine.`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
   if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || err.code === 'OAUTH_INVALID_RESPONSE' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
     const msg = redact(err.message ?? '');
     if (stage === 'discovery')

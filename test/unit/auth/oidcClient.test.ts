@@ -51,7 +51,7 @@ describe('OidcClient against a loopback provider', () => {
     await assert.rejects(client.refresh('rt-1'), (e) => {
       assert.ok(e instanceof UserFacingError);
       assert.equal(e.kind, 'network');
-      assert.match(e.message, new RegExp(`Cannot reach the identity provider at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\).*unreachable`));
+      assert.match(e.message, new RegExp(`Cannot reach the identity provider at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\).*unreachable`));
       assert.doesNotMatch(e.display, /Sign-in failed|fetch failed/);
       return true;
     });
@@ -68,7 +68,7 @@ describe('OidcClient against a loopback provider', () => {
       await assert.rejects(client.refresh('rt-1'), (e) => {
         assert.ok(e instanceof UserFacingError);
         assert.equal(e.kind, 'network', e.display);
-        assert.match(e.message, new RegExp(`Cannot reach the identity provider at 127\\.0\\.0\\.1:${port}`));
+        assert.match(e.message, new RegExp(`Cannot reach the identity provider at http://127\\.0\\.0\\.1:${port}`));
         return true;
       });
       client.close();
@@ -162,6 +162,6 @@ describe('describeOidcError wording', () => {
     const wrapped = new Error('something went wrong', { cause: fetchFailed });
     const e = describeOidcError(wrapped, 'https://login.example.com', 'session refresh', 'https://tokens.example.com/token');
     assert.equal(e.kind, 'network');
-    assert.match(e.message, /Cannot reach the identity provider at tokens\.example\.com \(ECONNREFUSED\)/);
+    assert.match(e.message, /Cannot reach the identity provider at https:\/\/tokens\.example\.com \(ECONNREFUSED\)/);
   });
 });
