@@ -19,7 +19,7 @@ describe('AccessLog', () => {
     assert.equal(entries[0].prev, GENESIS);
     assert.equal(entries[1].prev, entries[0].hash);
     assert.equal(entries[0].actor?.subject, 'alice');
-    assert.deepEqual(await log.verify(), { ok: true, count: 3 });
+    assert.deepEqual(await log.verify(), { ok: true, count: 3, total: 3, breaks: [], anchor: 'unanchored' });
   });
 
   it('continues the chain across instances (a window reload)', async () => {
@@ -27,7 +27,7 @@ describe('AccessLog', () => {
     await a.append({ type: 'signIn', outcome: 'success' });
     const b = new AccessLog(a.file);
     await b.append({ type: 'signOut', outcome: 'success' });
-    assert.deepEqual(await b.verify(), { ok: true, count: 2 });
+    assert.deepEqual(await b.verify(), { ok: true, count: 2, total: 2, breaks: [], anchor: 'unanchored' });
   });
 
   const tamper: Array<[string, (lines: string[]) => string[], number, RegExp]> = [

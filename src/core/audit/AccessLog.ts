@@ -1,7 +1,10 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { redact } from '../redact';
+import { redact, redactDeep } from '../redact';
+import { entryMembers, GENESIS, sealLine, type EntryMembers } from './entryFormat';
+import { FileLock, type FileLockOptions, type HeldLock } from './FileLock';
+import { LogAnchor, type AnchorStore, type LogSeal } from './LogAnchor';
+import { verifyLogText, type AnchorState, type LogHead, type VerifyResult } from './verifyLog';
 
 export type AccessEventType =
   | 'signIn'
@@ -21,7 +24,11 @@ export type AccessEventType =
   | 'jobCancelled'
   | 'jobDenied'
   | 'queryExecuted'
-  | 'terminalOpened';
+  | 'terminalOpened'
+  | 'accessConfirmed'
+  | 'accessDenied'
+  | 'policyChanged'
+  | 'agentToolInvoked';
 
 export type Outcome = 'success' | 'failure' | 'denied' | 'cancelled';
 
@@ -49,141 +56,310 @@ export type UnhashedAccessEvent = AccessEventInput & {
   prev: string; // hash of the previous line, or GENESIS
 };
 
-/** `hash` is sha256 over the canonical JSON of the unhashed entry, which includes `prev`. */
-export type AccessEvent = UnhashedAccessEvent & { hash: string };
+/**
+ * `hash` is sha256 over the canonical JSON of the unhashed entry, which includes `prev`; `mac`
+ * (anchored logs) is HMAC-SHA256 over the same bytes with the key kept in the secret store.
+ */
+export type AccessEvent = UnhashedAccessEvent & { hash: string; mac?: string };
 
 /** Something that records access events; the broker, runners and sign-in take this. */
 export interface AccessEventSink {
   record(event: AccessEventInput): void;
 }
 
-export const GENESIS = '0'.repeat(64);
+export { GENESIS, hashEvent, canonicalJson } from './entryFormat';
+export { verifyLogText } from './verifyLog';
+export type { VerifyResult, LogBreak, LogHead, AnchorState } from './verifyLog';
+export type { AnchorStore } from './LogAnchor';
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+export interface AccessLogOptions {
+  /**
+   * Anchors the log in a secret store (VS Code: `context.secrets`): an HMAC key seals every
+   * entry and the last entry is recorded after each append, so truncation, an emptied file and
+   * a recomputed chain are detected. Without it the log is hash-chained only ('unanchored').
+   */
+  anchor?: AnchorStore;
+  /** Prefix of the secret-store keys (default 'accessLog': 'accessLog.seal', 'accessLog.head'). */
+  anchorName?: string;
+  /** Things worth knowing that did not stop a write (a shortened log, an unreachable secret store). Default: onError. */
+  onWarning?: (message: string) => void;
+  /** Cross-process lock tuning (tests). */
+  lock?: FileLockOptions;
+  /** With an anchor, flush written lines to disk before recording the head (default true). */
+  durable?: boolean;
+}
+
+/** A write that failed: named in `onError` and in the rejection of `append()`. */
+export class AccessLogWriteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AccessLogWriteError';
   }
-  return JSON.stringify(value);
 }
 
-export function hashEvent(event: UnhashedAccessEvent): string {
-  return createHash('sha256').update(canonical(event), 'utf8').digest('hex');
+interface Pending {
+  members: EntryMembers;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  count: number;
-  /** 1-based line of the first broken link, with why. */
-  brokenAt?: { line: number; reason: string };
-}
+/** Entries written in one locked write at most; the rest follow in the next batch. */
+const MAX_BATCH = 1_000;
+/** How much of the end of the file is read to find the last entry, at first. */
+const TAIL_CHUNK = 64 * 1024;
 
-/** Checks a whole log text: every line parses, seq increases by one, each prev/hash links. */
-export function verifyLogText(text: string): VerifyResult {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  let prev = GENESIS;
-  for (let i = 0; i < lines.length; i++) {
-    let e: AccessEvent;
-    try {
-      e = JSON.parse(lines[i]) as AccessEvent;
-    } catch {
-      return { ok: false, count: i, brokenAt: { line: i + 1, reason: 'not valid JSON' } };
-    }
-    if (e.seq !== i + 1) return { ok: false, count: i, brokenAt: { line: i + 1, reason: `sequence ${e.seq}, expected ${i + 1}` } };
-    if (e.prev !== prev) return { ok: false, count: i, brokenAt: { line: i + 1, reason: 'link to the previous entry does not match (entry removed or reordered)' } };
-    const { hash, ...rest } = e;
-    if (hashEvent(rest) !== hash) return { ok: false, count: i, brokenAt: { line: i + 1, reason: 'content does not match its hash (entry edited)' } };
-    prev = hash;
-  }
-  return { ok: true, count: lines.length };
+interface Tail {
+  seq: number;
+  hash: string;
+  /** False when the file ends in a torn line (no final newline). */
+  endsWithNewline: boolean;
 }
 
 /**
- * The hash-chained JSON-lines access log. Appends are serialised; a write failure is reported
- * to `onError` and never thrown into the caller (auditing must not break the user's work).
+ * The hash-chained JSON-lines access log.
+ *
+ * Appends from this window are queued and written in batches; each batch is written under a
+ * cross-process file lock (`<file>.lock`) after re-reading the end of the file, so several VS Code
+ * windows append to one chain. `record()` never throws; `append()` resolves when the entry is on
+ * disk and rejects (after calling `onError`) when it could not be written.
  */
 export class AccessLog implements AccessEventSink {
-  private tail: Promise<void> = Promise.resolve();
-  private last?: { seq: number; hash: string };
+  private readonly queue: Pending[] = [];
+  private draining?: Promise<void>;
+  private readonly lock: FileLock;
+  private readonly anchor?: LogAnchor;
+  private seal?: LogSeal;
+  private readonly onWarning: (message: string) => void;
+  private readonly durable: boolean;
 
   constructor(
     readonly file: string,
     private readonly defaults: () => Partial<AccessEventInput> = () => ({}),
     private readonly now: () => number = Date.now,
     private readonly onError: (e: unknown) => void = () => undefined,
-  ) {}
+    options: AccessLogOptions = {},
+  ) {
+    this.lock = new FileLock(`${file}.lock`, options.lock);
+    this.anchor = options.anchor ? new LogAnchor(options.anchor, options.anchorName) : undefined;
+    this.onWarning = options.onWarning ?? ((m) => this.onError(new Error(m)));
+    this.durable = options.durable ?? true;
+  }
 
+  /** Fire and forget: failures go to `onError` only. */
   record(event: AccessEventInput): void {
-    void this.append(event);
+    this.append(event).catch(() => undefined);
   }
 
   append(input: AccessEventInput): Promise<void> {
-    const run = this.tail.then(async () => {
-      const last = this.last ?? (await this.readLast());
-      const base = { ...this.defaults(), ...input };
-      const clean = JSON.parse(redact(JSON.stringify(base))) as AccessEventInput;
-      const event: UnhashedAccessEvent = {
-        ...clean,
-        seq: last.seq + 1,
-        time: new Date(this.now()).toISOString(),
-        prev: last.hash,
-      };
-      const hash = hashEvent(event);
-      await fs.mkdir(path.dirname(this.file), { recursive: true });
-      await fs.appendFile(this.file, JSON.stringify({ ...event, hash }) + '\n', { encoding: 'utf8', mode: 0o600 });
-      this.last = { seq: event.seq, hash };
+    let members: EntryMembers;
+    try {
+      // Redact the values, never the serialised text: escaping stays intact.
+      const fields = redactDeep({ ...this.defaults(), ...input, time: new Date(this.now()).toISOString() }) as Record<string, unknown>;
+      members = entryMembers(fields);
+    } catch (e) {
+      const err = new AccessLogWriteError(`Could not record a '${String(input?.type)}' access-log entry: ${errorText(e)}`, { cause: e });
+      this.onError(err);
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ members, resolve, reject });
+      this.kick();
     });
-    this.tail = run.catch((e) => {
-      this.last = undefined; // re-read the file next time
-      this.onError(e);
-    });
-    return this.tail;
   }
 
-  /** Waits for pending appends. */
-  flush(): Promise<void> {
-    return this.tail;
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // Appends made while the last batch was being settled.
+      if (this.queue.length) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.writeBatch(batch);
+        for (const p of batch) p.resolve();
+      } catch (e) {
+        const n = batch.length;
+        const err = new AccessLogWriteError(`Could not write ${n} access-log ${n === 1 ? 'entry' : 'entries'} to ${this.file}: ${errorText(e)}`, { cause: e });
+        this.onError(err);
+        for (const p of batch) p.reject(err);
+      }
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const lock = await this.lock.acquire();
+    try {
+      let last: { seq: number; hash: string };
+      let fh: fs.FileHandle | undefined = await fs.open(this.file, 'a+', 0o600);
+      try {
+        const { size } = await fh.stat();
+        const tail = await readTail(fh, size);
+        if (!tail.endsWithNewline) this.onWarning(`The access log ${this.file} ended in a torn line; it is kept (Verify Access Log shows it) and new entries start on the next line.`);
+        const { start, seal } = await this.prepareAnchor(tail);
+        last = start;
+        const lines: string[] = [];
+        for (const p of batch) {
+          const { line, hash } = sealLine(p.members, last.seq + 1, last.hash, seal?.key);
+          lines.push(line);
+          last = { seq: last.seq + 1, hash };
+        }
+        await fh.appendFile(`${tail.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8');
+        if (this.anchor && this.durable) await fh.datasync();
+      } finally {
+        await fh.close();
+        fh = undefined;
+      }
+      if (this.anchor && (await lock.stillHeld())) {
+        await this.anchor.storeHead(last).catch((e) => this.onWarning(`The access log's head could not be recorded in the secret store: ${errorText(e)}`));
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Under the lock: the sealing key (created on first use) and where the chain continues. When
+   * the secret store recorded an entry the file no longer ends with (the file was shortened or
+   * its end rewritten), the chain continues from the recorded entry, so the gap stays visible.
+   */
+  private async prepareAnchor(tail: Tail): Promise<{ start: { seq: number; hash: string }; seal?: LogSeal }> {
+    if (!this.anchor) return { start: tail };
+    let head: LogHead | undefined;
+    try {
+      this.seal ??= await this.anchor.readSeal();
+      head = await this.anchor.readHead();
+    } catch (e) {
+      this.onWarning(`The access log's anchor could not be read from the secret store; this entry is written unsealed: ${errorText(e)}`);
+      return { start: tail };
+    }
+    let start: { seq: number; hash: string } = tail;
+    if (head && (head.seq > tail.seq || (head.seq === tail.seq && head.hash !== tail.hash))) {
+      this.onWarning(
+        `The access log ${this.file} ends at entry ${tail.seq}, but entry ${head.seq} was recorded: it was shortened or its end rewritten. ` +
+          `New entries continue from entry ${head.seq + 1}; Verify Access Log shows the gap.`,
+      );
+      start = head;
+    }
+    if (!this.seal) {
+      try {
+        this.seal = await this.anchor.createSeal(start.seq + 1);
+      } catch (e) {
+        this.onWarning(`The access log's key could not be stored in the secret store; this entry is written unsealed: ${errorText(e)}`);
+      }
+    }
+    return { start, seal: this.seal };
+  }
+
+  /** Waits for pending appends. Never rejects. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   async readText(): Promise<string> {
     await this.flush();
-    return this.readFile();
+    return readIfExists(this.file);
   }
 
-  /** Reads without waiting for pending appends (used inside the append queue itself). */
-  private async readFile(): Promise<string> {
-    try {
-      return await fs.readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
-      throw e;
-    }
-  }
-
+  /** Every entry that parses (torn or damaged lines are left out; `verify()` names them). */
   async entries(): Promise<AccessEvent[]> {
-    return (await this.readText())
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as AccessEvent);
+    const out: AccessEvent[] = [];
+    for (const l of (await this.readText()).split('\n')) {
+      if (!l.trim()) continue;
+      try {
+        out.push(JSON.parse(l) as AccessEvent);
+      } catch {
+        // reported by verify()
+      }
+    }
+    return out;
   }
 
   async verify(): Promise<VerifyResult> {
-    return verifyLogText(await this.readText());
+    const { text, anchor } = await this.snapshot();
+    return verifyLogText(text, anchor);
   }
 
-  private async readLast(): Promise<{ seq: number; hash: string }> {
-    const text = await this.readFile().catch(() => '');
-    const lines = text.split('\n').filter((l) => l.trim());
-    if (!lines.length) return { seq: 0, hash: GENESIS };
+  /** Writes a copy of the log to `target` and returns the verification of exactly that copy. */
+  async export(target: string): Promise<VerifyResult> {
+    const { text, anchor } = await this.snapshot();
+    await fs.writeFile(target, text, { encoding: 'utf8', mode: 0o600 });
+    return verifyLogText(text, anchor);
+  }
+
+  /** The file and its anchor as of one moment: read under the lock, the head before the file. */
+  private async snapshot(): Promise<{ text: string; anchor?: AnchorState | 'missing' }> {
+    await this.flush();
+    let lock: HeldLock | undefined;
     try {
-      const e = JSON.parse(lines[lines.length - 1]) as AccessEvent;
-      return { seq: e.seq, hash: e.hash };
+      await fs.access(path.dirname(this.file));
+      lock = await this.lock.acquire();
     } catch {
-      // A torn last line: keep appending after it; verify() will point at it.
-      return { seq: lines.length, hash: GENESIS };
+      // No directory yet (nothing written), or the lock is stuck: read as is.
     }
+    try {
+      let anchor: AnchorState | 'missing' | undefined;
+      if (this.anchor) {
+        const seal = this.seal ?? (await this.anchor.readSeal());
+        anchor = seal ? { key: seal.key, sealedFrom: seal.sealedFrom, head: await this.anchor.readHead() } : 'missing';
+      }
+      return { text: await readIfExists(this.file), anchor };
+    } finally {
+      await lock?.release();
+    }
+  }
+}
+
+function errorText(e: unknown): string {
+  return redact(e instanceof Error ? e.message : String(e));
+}
+
+async function readIfExists(file: string): Promise<string> {
+  try {
+    // One decode of the whole buffer: readFile(file, 'utf8') decodes chunk by chunk, 5× slower on 50 MB.
+    return (await fs.readFile(file)).toString('utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
+}
+
+function parseTailEntry(line: string): { seq: number; hash: string } | undefined {
+  try {
+    const e = JSON.parse(line) as { seq?: unknown; hash?: unknown };
+    if (Number.isInteger(e.seq) && typeof e.hash === 'string' && /^[0-9a-f]{64}$/.test(e.hash)) return { seq: e.seq as number, hash: e.hash };
+  } catch {
+    // a torn or damaged line: look further back
+  }
+  return undefined;
+}
+
+/**
+ * The last entry in the file, read backwards from the end (64 KiB first, then 4× more each time),
+ * so a window's first append costs the same on a 50 MB log as on a small one.
+ */
+async function readTail(fh: fs.FileHandle, size: number): Promise<Tail> {
+  if (size === 0) return { seq: 0, hash: GENESIS, endsWithNewline: true };
+  let window = Math.min(size, TAIL_CHUNK);
+  let endsWithNewline = true;
+  for (;;) {
+    const from = size - window;
+    const buf = Buffer.alloc(window);
+    const { bytesRead } = await fh.read(buf, 0, window, from);
+    if (from + bytesRead === size) endsWithNewline = buf[bytesRead - 1] === 0x0a;
+    const lines = buf.toString('utf8', 0, bytesRead).split('\n');
+    // The first piece is a partial line unless the window starts the file.
+    for (let i = lines.length - 1; i >= (from === 0 ? 0 : 1); i--) {
+      if (!lines[i].trim()) continue;
+      const e = parseTailEntry(lines[i]);
+      if (e) return { ...e, endsWithNewline };
+    }
+    if (from === 0) return { seq: 0, hash: GENESIS, endsWithNewline };
+    window = Math.min(size, window * 4);
   }
 }
