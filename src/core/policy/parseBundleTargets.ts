@@ -1,4 +1,7 @@
-import { load, JSON_SCHEMA } from 'js-yaml';
+// js-yaml is only needed once a workspace has a databricks.yml, and evaluating it costs several
+// ms of the extension's load: it is required on first use (loadYaml). esbuild keeps a require()
+// inside a function lazy in the CommonJS bundle.
+import type * as JsYaml from 'js-yaml';
 import { checkEndpointUrl } from './endpointUrl';
 import type { EnvironmentProblem } from './Environment';
 
@@ -9,6 +12,19 @@ export interface BundleTargets {
   /** Target name → workspace origin (own `workspace.host`, else the top-level one). */
   targets: Record<string, { host: string }>;
   problems: EnvironmentProblem[];
+}
+
+let yamlModule: typeof JsYaml | undefined;
+
+function loadYaml(): typeof JsYaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  yamlModule ??= require('js-yaml') as typeof JsYaml;
+  return yamlModule;
+}
+
+/** True once js-yaml has been evaluated by this module (for tests of lazy loading). */
+export function yamlLoaded(): boolean {
+  return yamlModule !== undefined;
 }
 
 function field(o: unknown, key: string): unknown {
@@ -26,7 +42,8 @@ export function parseBundleTargets(yamlText: string, source = 'databricks.yml'):
   try {
     // JSON_SCHEMA: plain data only (no custom tags); js-yaml (~40 KB) rather than yaml (~110 KB)
     // keeps the extension bundle small.
-    root = load(yamlText, { schema: JSON_SCHEMA, filename: source });
+    const yaml = loadYaml();
+    root = yaml.load(yamlText, { schema: yaml.JSON_SCHEMA, filename: source });
   } catch (e) {
     out.problems.push({ path: source, message: `is not valid YAML: ${(e as Error).message.split('\n')[0]}` });
     return out;
