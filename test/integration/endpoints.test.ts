@@ -98,7 +98,7 @@ class Driven {
 const BOTO3_CLIENT = `
 import sys, json, hashlib, boto3
 session = boto3.session.Session()
-sts = session.client('sts', endpoint_url=sys.argv[1])
+sts = session.client('sts')  # region and endpoint from the registration's variables
 for _ in sys.stdin:
     try:
         r = sts.get_caller_identity()
@@ -232,7 +232,8 @@ describe('local credential endpoints with real clients', function () {
       const server = endpointServer();
       const reg = await server.register({ environment: 'dev', consumer: { kind: 'terminal', name: 'ML Spanner: dev' }, targets: ['aws'] });
       const env = applyRegistration(userShell(), reg);
-      const callerIdentity = () => run('aws', ['sts', 'get-caller-identity', '--endpoint-url', stsUrl(), '--output', 'json'], env);
+      assert.equal(reg.env.AWS_ENDPOINT_URL_STS, stsUrl(), 'the environment\'s STS endpoint, for the CLI too');
+      const callerIdentity = () => run('aws', ['sts', 'get-caller-identity', '--output', 'json'], env);
       const ok = await callerIdentity();
       assert.equal(ok.status, 0, ok.stderr);
       const identity = JSON.parse(ok.stdout) as { Arn: string; Account: string; UserId: string };
@@ -252,7 +253,7 @@ describe('local credential endpoints with real clients', function () {
       const short = shortLived(3);
       const server = endpointServer(short.source);
       const reg = await server.register({ environment: 'dev', consumer: { kind: 'task', name: 'etl.py' }, targets: ['aws'] });
-      const client = spawnDriven('python3', ['-c', BOTO3_CLIENT, stsUrl()], applyRegistration(userShell(), reg));
+      const client = spawnDriven('python3', ['-c', BOTO3_CLIENT], applyRegistration(userShell(), reg));
       const first = await client.step();
       assert.equal(first.ok, true, String(first.message));
       assert.match(String(first.arn), assumed);
@@ -289,7 +290,7 @@ describe('local credential endpoints with real clients', function () {
           return shortGate.credential(shortGrant, target);
         });
         const reg = await server.register({ environment: 'dev', consumer: { kind: 'debug', name: 'Python: train.py' }, targets: ['aws'] });
-        const client = spawnDriven('python3', ['-c', BOTO3_CLIENT, stsUrl()], applyRegistration({ PATH: process.env.PATH, HOME: home }, reg));
+        const client = spawnDriven('python3', ['-c', BOTO3_CLIENT], applyRegistration({ PATH: process.env.PATH, HOME: home }, reg));
         const calls = 10;
         const keys = new Set<unknown>();
         for (let i = 0; i < calls; i++) {
@@ -336,6 +337,30 @@ describe('local credential endpoints with real clients', function () {
       assert.equal(third.ok, false);
       assert.match(String(third.message), /revoked \(stopped using dev\)/);
       assert.ok(!looksLikeToken(String(third.message)));
+    });
+
+    it('gcloud prints the scoped token and queries Spanner through the credentials file; after revoke it fails and says why', async function () {
+      if (!hasCommand('gcloud', ['--version'])) this.skip();
+      this.timeout(180_000);
+      const server = endpointServer();
+      const reg = await server.register({ environment: 'dev', consumer: { kind: 'terminal', name: 'gcloud' }, targets: ['google'] });
+      assert.equal(reg.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER, `${sandbox().google.spannerUrl}/`);
+      const config = mkdtempSync(path.join(tempRoot, 'gcloud-'));
+      const env = applyRegistration({ ...userShell(), CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' }, reg);
+      const printed = await run('gcloud', ['auth', 'print-access-token'], env);
+      assert.equal(printed.status, 0, printed.stderr);
+      const brokered = (await gate.credential(grant, 'google')) as Credential & { accessToken: string };
+      assert.equal(sha(printed.stdout.trim()), sha(brokered.accessToken), 'the scoped token of "dev"');
+      const sql = await run('gcloud', ['spanner', 'databases', 'execute-sql', 'features', '--instance=ml', '--sql=SELECT 1'], env);
+      assert.equal(sql.status, 0, sql.stderr);
+      assert.match(sql.stdout, /^\s*1\s*$/m);
+
+      await reg.revoke('terminal closed');
+      // A new gcloud process finds the credentials file gone; a running client gets the 401 (test above).
+      const after = await run('gcloud', ['auth', 'print-access-token'], env);
+      assert.notEqual(after.status, 0);
+      assert.match(after.stderr, /Failed to load credential file: .*was not found/);
+      assert.equal(after.stdout.trim(), '');
     });
 
     it('the token handed out is the environment\'s scoped Google token, not the identity provider\'s', async () => {

@@ -20,7 +20,9 @@ import {
   errorBody,
   googleBody,
   googleCredentialsFile,
+  googleIntrospection,
   googleVariables,
+  GOOGLE_INTROSPECT_PATH,
   isAwsCredential,
   sameDatabricksHost,
   TARGET_PATH,
@@ -107,6 +109,9 @@ interface Registration {
   databricksHost?: string;
   files: string[];
   stats: Map<EndpointTarget, TargetStats>;
+  /** Digest of the last Google token handed out, for introspection; never the token. */
+  googleTokenDigest?: Buffer;
+  googleCredential?: { principal: string; scopes: string[]; expiresAt: number };
   revoked: boolean;
 }
 
@@ -121,7 +126,7 @@ const SECRET_BYTES = 32;
 const MAX_TOMBSTONES = 1000;
 const MAX_BODY_BYTES = 8 * 1024;
 const TOKEN = '[A-Za-z0-9_-]+';
-const ROUTE = new RegExp(`^/(${TOKEN})/(?:(databricks)/(${TOKEN})|(aws)|(google)/token)$`);
+const ROUTE = new RegExp(`^/(${TOKEN})/(?:(databricks)/(${TOKEN})|(aws)|google/(token|introspect))$`);
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -246,16 +251,19 @@ export class CredentialEndpointServer implements Disposable {
       for (const target of targets) {
         if (target === 'databricks') parts.push(databricksVariables(env.databricks!.host, `${base}/${TARGET_PATH.databricks}/${secret}`));
         if (target === 'google') {
-          const file = await this.files.write(`${id}-google-credentials.json`, JSON.stringify(googleCredentialsFile(`${base}/${TARGET_PATH.google}`, secret), null, 2) + '\n');
+          const file = await this.files.write(
+            `${id}-google-credentials.json`,
+            JSON.stringify(googleCredentialsFile(`${base}/${TARGET_PATH.google}`, `${base}/${GOOGLE_INTROSPECT_PATH}`, secret), null, 2) + '\n',
+          );
           reg.files.push(file);
-          parts.push(googleVariables(file, env.spanner!.project));
+          parts.push(googleVariables(file, env.spanner!));
         }
         if (target === 'aws') {
           const config = await this.files.write(`${id}-aws-config`, awsConfigFile(env.aws!.region));
           reg.files.push(config);
           const credentials = await this.files.write(`${id}-aws-credentials`, '');
           reg.files.push(credentials);
-          parts.push(awsVariables(`${base}/${TARGET_PATH.aws}`, secret, { config, credentials }, env.aws!.region));
+          parts.push(awsVariables(`${base}/${TARGET_PATH.aws}`, secret, { config, credentials }, env.aws!));
         }
       }
     } catch (e) {
@@ -402,6 +410,7 @@ export class CredentialEndpointServer implements Disposable {
 
       const method = target === 'google' ? 'POST' : 'GET';
       if (req.method !== method) throw fail(405, 'METHOD_NOT_ALLOWED', `Use ${method}.`);
+      if (m[5] === 'introspect') return await this.introspect(req, res, reg, tomb);
 
       let form: URLSearchParams | undefined;
       let presented: string | undefined;
@@ -436,6 +445,11 @@ export class CredentialEndpointServer implements Disposable {
       const now = this.now();
       if (credential.expiresAt <= now) throw fail(503, 'UNAVAILABLE', `The ${TARGET_NAME[target]} credentials for "${reg.environment}" expired and could not be renewed; retry.`);
       this.noteFetch(reg, target, credential);
+      if (target === 'google') {
+        const bearer = credential as BearerCredential;
+        reg.googleTokenDigest = digest(bearer.accessToken);
+        reg.googleCredential = { principal: bearer.principal, scopes: [...bearer.scopes], expiresAt: bearer.expiresAt };
+      }
       if (target === 'aws') return this.send(res, 200, awsBody(credential as AwsCredential));
       if (target === 'databricks') return this.send(res, 200, databricksBody(credential as BearerCredential));
       return this.send(res, 200, googleBody(credential as BearerCredential, now));
@@ -447,6 +461,20 @@ export class CredentialEndpointServer implements Disposable {
       }
       this.send(res, f.status, errorBody(target, f), f.status === 405 ? { allow: target === 'google' ? 'POST' : 'GET' } : {});
     }
+  }
+
+  /**
+   * RFC 7662 introspection of the Google token this consumer was handed (gcloud asks it, with
+   * its own client id, for the account name). Possession of that token is the proof; any other
+   * token is `{active: false}`. Nothing is fetched, so no credential is issued here.
+   */
+  private async introspect(req: http.IncomingMessage, res: http.ServerResponse, reg: Registration | undefined, tomb: Tombstone | undefined): Promise<void> {
+    const form = await readForm(req);
+    if (!reg) throw fail(401, 'REVOKED', `These ML Spanner credentials were revoked (${tomb!.reason}). Choose the environment in VS Code again.`);
+    if (!reg.targets.includes('google')) throw fail(404, 'NOT_FOUND', 'This consumer has no Google credentials.');
+    const known = reg.googleTokenDigest && reg.googleCredential && reg.googleCredential.expiresAt > this.now();
+    const matches = known ? secretMatches(form.get('token') ?? '', reg.googleTokenDigest!) : false;
+    this.send(res, 200, matches ? googleIntrospection(reg.googleCredential!) : { active: false });
   }
 
   /** Metadata-service rules: version 1, and the host the SDK is configured for must be this environment's. */

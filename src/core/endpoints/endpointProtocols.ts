@@ -1,4 +1,5 @@
 import type { AwsCredential, BearerCredential, Credential } from '../credentials/Credential';
+import { awsStsEndpointFor, DEFAULT_ENDPOINTS } from '../policy/Environment';
 
 /**
  * The three wire protocols of the local credential endpoints, one per ecosystem, each the
@@ -19,6 +20,9 @@ import type { AwsCredential, BearerCredential, Credential } from '../credentials
  *   file's `token_url` and reads `{access_token, expires_in}`. The "refresh token" in the file is
  *   the consumer's endpoint secret: worthless anywhere but this endpoint, and never the identity
  *   provider's token, so the process can get exactly the environment's scoped Google token.
+ *   gcloud (`auth/credential_file_override`) also POSTs the access token to the file's
+ *   `token_info_url` (RFC 7662 introspection) to name the account; that answers for the token
+ *   this consumer was handed, and `{active: false}` for any other.
  */
 
 /** The targets with a local endpoint protocol (ids in the credential target registry). */
@@ -32,6 +36,8 @@ export function isAwsCredential(c: Credential): c is AwsCredential {
 
 /** Path segment of each target under a registration's prefix. */
 export const TARGET_PATH: Record<EndpointTarget, string> = { databricks: 'databricks', google: 'google/token', aws: 'aws' };
+/** RFC 7662 introspection of the Google token handed out (gcloud asks it for the account name). */
+export const GOOGLE_INTROSPECT_PATH = 'google/introspect';
 
 export const DATABRICKS_METADATA_VERSION = '1';
 export const DATABRICKS_VERSION_HEADER = 'x-databricks-metadata-version';
@@ -103,6 +109,11 @@ export function awsBody(c: AwsCredential): Record<string, unknown> {
   return { AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: rfc3339(c.expiresAt) };
 }
 
+/** RFC 7662 §2.2 introspection response for a token this consumer holds. */
+export function googleIntrospection(c: Pick<BearerCredential, 'principal' | 'scopes' | 'expiresAt'>): Record<string, unknown> {
+  return { active: true, token_type: 'Bearer', username: c.principal, scope: c.scopes.join(' '), exp: epochSeconds(c.expiresAt) };
+}
+
 /** RFC 6749 §5.1 token response; `expires_in` never below 1 (the credential was just checked as valid). */
 export function googleBody(c: BearerCredential, now: number): Record<string, unknown> {
   const body: Record<string, unknown> = { access_token: c.accessToken, token_type: 'Bearer', expires_in: Math.max(1, Math.floor((c.expiresAt - now) / 1000)) };
@@ -158,7 +169,8 @@ export function databricksVariables(host: string, url: string): TargetVariables 
  * a `[default]` profile with keys would win: the registration points both at its own files
  * (the config holds the region, the credentials file is empty).
  */
-export function awsVariables(url: string, secret: string, files: { config: string; credentials: string }, region?: string): TargetVariables {
+export function awsVariables(url: string, secret: string, files: { config: string; credentials: string }, settings: { region?: string; stsEndpoint?: string }): TargetVariables {
+  const region = settings.region;
   const env: Record<string, string> = {
     AWS_CONTAINER_CREDENTIALS_FULL_URI: url,
     AWS_CONTAINER_AUTHORIZATION_TOKEN: secret,
@@ -169,10 +181,13 @@ export function awsVariables(url: string, secret: string, files: { config: strin
     env.AWS_REGION = region;
     env.AWS_DEFAULT_REGION = region;
   }
+  // A private or sandbox STS endpoint: the same one for the CLI and SDKs (service-specific endpoint variables).
+  if (settings.stsEndpoint && settings.stsEndpoint !== awsStsEndpointFor(region)) env.AWS_ENDPOINT_URL_STS = settings.stsEndpoint;
   return { env, unset: UNSET_VARIABLES.aws };
 }
 
-export function googleVariables(credentialsFile: string, project?: string): TargetVariables {
+export function googleVariables(credentialsFile: string, settings: { project?: string; endpoint?: string }): TargetVariables {
+  const project = settings.project;
   const env: Record<string, string> = {
     GOOGLE_APPLICATION_CREDENTIALS: credentialsFile,
     // gcloud reads its own property, not GOOGLE_APPLICATION_CREDENTIALS.
@@ -182,15 +197,18 @@ export function googleVariables(credentialsFile: string, project?: string): Targ
     env.GOOGLE_CLOUD_PROJECT = project;
     env.CLOUDSDK_CORE_PROJECT = project;
   }
+  // A private or sandbox Spanner endpoint: gcloud's per-API override (it wants the trailing slash).
+  if (settings.endpoint && settings.endpoint !== DEFAULT_ENDPOINTS.spanner) env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER = settings.endpoint.replace(/\/*$/, '/');
   return { env, unset: UNSET_VARIABLES.google };
 }
 
 /** The `external_account_authorized_user` file: the endpoint and the consumer's secret, no token. */
-export function googleCredentialsFile(tokenUrl: string, secret: string): Record<string, unknown> {
+export function googleCredentialsFile(tokenUrl: string, tokenInfoUrl: string, secret: string): Record<string, unknown> {
   // No quota_project_id: it would add x-goog-user-project, which needs serviceusage rights.
   return {
     type: EXTERNAL_ACCOUNT_AUTHORIZED_USER,
     token_url: tokenUrl,
+    token_info_url: tokenInfoUrl,
     refresh_token: secret,
     client_id: GOOGLE_FILE_CLIENT_ID,
     client_secret: GOOGLE_FILE_CLIENT_SECRET,

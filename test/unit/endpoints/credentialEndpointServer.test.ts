@@ -31,9 +31,15 @@ const ENVIRONMENTS = {
       iamCredentialsEndpoint: 'https://iamcredentials.googleapis.com',
       endpoint: 'https://spanner.googleapis.com',
     },
-    aws: { roleArn: 'arn:aws:iam::123456789012:role/ml-dev', region: 'eu-west-1', subjectToken: 'idToken' as const, stsEndpoint: 'https://sts.amazonaws.com' },
+    aws: { roleArn: 'arn:aws:iam::123456789012:role/ml-dev', region: 'eu-west-1', subjectToken: 'idToken' as const, stsEndpoint: 'https://sts.eu-west-1.amazonaws.com' },
   },
   staging: { name: 'staging', databricks: { host: 'https://staging.cloud.databricks.com', scopes: ['all-apis'], subjectToken: 'idToken' as const } },
+  /** Private endpoints: the processes are pointed at them too. */
+  private: {
+    name: 'private',
+    spanner: { project: 'p', instance: 'i', database: 'd', workloadIdentityAudience: 'x', subjectToken: 'idToken' as const, stsEndpoint: 's', iamCredentialsEndpoint: 'i', endpoint: 'https://spanner.internal.example' },
+    aws: { roleArn: 'arn:aws:iam::123456789012:role/ml', region: 'us-east-1', subjectToken: 'idToken' as const, stsEndpoint: 'https://sts-vpce.internal.example' },
+  },
   empty: { name: 'empty' },
 };
 
@@ -155,6 +161,8 @@ describe('local credential endpoints', () => {
       assert.equal(r.env.CLOUDSDK_CORE_PROJECT, 'ml-dev');
       assert.equal(r.env.CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE, r.env.GOOGLE_APPLICATION_CREDENTIALS);
       assert.equal(r.env.AWS_REGION, 'eu-west-1');
+      assert.equal(r.env.AWS_ENDPOINT_URL_STS, undefined, 'the default regional endpoint needs no variable');
+      assert.equal(r.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER, undefined);
       for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'DATABRICKS_TOKEN', 'DATABRICKS_CONFIG_PROFILE', 'CLOUDSDK_AUTH_ACCESS_TOKEN']) {
         assert.ok(r.unset.includes(name), `${name} is unset`);
       }
@@ -163,6 +171,12 @@ describe('local credential endpoints', () => {
     assert.notEqual(prefixOf(a), prefixOf(b));
     assert.notEqual(a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, b.env.AWS_CONTAINER_AUTHORIZATION_TOKEN);
     assert.deepEqual(server.list().map((r) => r.consumer.kind), ['terminal', 'task']);
+  });
+
+  it('points the processes at private STS and Spanner endpoints when the environment has them', async () => {
+    const r = await server.register({ environment: 'private', consumer });
+    assert.equal(r.env.AWS_ENDPOINT_URL_STS, 'https://sts-vpce.internal.example');
+    assert.equal(r.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER, 'https://spanner.internal.example/');
   });
 
   it('registers only the targets asked for and configured; an environment with none is refused', async () => {
@@ -217,7 +231,8 @@ describe('local credential endpoints', () => {
     assert.equal(json.type, 'external_account_authorized_user');
     assert.equal(json.refresh_token, r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'the consumer secret, nothing else');
     assert.match(json.token_url, /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{22,}\/google\/token$/);
-    assert.deepEqual(Object.keys(json).sort(), ['client_id', 'client_secret', 'refresh_token', 'token_url', 'type']);
+    assert.deepEqual(Object.keys(json).sort(), ['client_id', 'client_secret', 'refresh_token', 'token_info_url', 'token_url', 'type']);
+    assert.equal(json.token_info_url, json.token_url.replace(/token$/, 'introspect'));
     if (process.platform !== 'win32') {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
@@ -233,8 +248,18 @@ describe('local credential endpoints', () => {
     assert.equal(wrongGrant.status, 400);
     assert.equal(wrongGrant.body.error, 'unsupported_grant_type');
 
+    // gcloud introspects the token it was handed (RFC 7662) with its own client id: possession is the proof.
+    const introspect = (token: string) =>
+      request(String(json.token_info_url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic Z2Nsb3VkOm5vdHNvc2VjcmV0' }, body: new URLSearchParams({ token, token_type_hint: 'urn:ietf:params:oauth:token-type:access_token' }).toString() });
+    const active = await introspect(c.accessToken);
+    assert.equal(active.status, 200);
+    assert.deepEqual(active.body, { active: true, token_type: 'Bearer', username: 'p', scope: 'https://www.googleapis.com/auth/cloud-platform', exp: Math.floor(c.expiresAt / 1000) });
+    assert.deepEqual((await introspect('ya29.some-other-token-xxxxxxxx')).body, { active: false });
+    assert.equal(issued.length, 1, 'introspection issues nothing');
+
     await r.revoke('terminal closed');
     assert.equal(existsSync(file), false, 'the file goes with the registration');
+    assert.equal((await introspect(c.accessToken)).status, 401);
     const after = await request(json.token_url, googleForm(json.refresh_token));
     assert.equal(after.status, 401);
     assert.equal(after.body.error, 'invalid_grant');
