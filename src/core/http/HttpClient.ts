@@ -36,7 +36,11 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxRetries: 4,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+};
 /** Whole-request deadline (connect, headers and body) of one attempt. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Largest response (and request) body accepted: no API answer this extension reads is near it. */
@@ -195,7 +199,14 @@ export function describeHttpFailure(service: string, f: HttpFailure): ServiceErr
       'protocol',
     );
   if (f.deadlineMs !== undefined)
-    return new ServiceError(service, undefined, 'ETIMEDOUT', `${service} did not answer within ${seconds(f.deadlineMs)} (${at}).`, 'Check the endpoint and your network or VPN, then retry.', 'network');
+    return new ServiceError(
+      service,
+      undefined,
+      'ETIMEDOUT',
+      `${service} did not answer within ${seconds(f.deadlineMs)} (${at}).`,
+      'Check the endpoint and your network or VPN, then retry.',
+      'network',
+    );
   if (f.status !== undefined) {
     const { code, message } = bodyError(f.body);
     const what = message ?? `HTTP ${f.status}${f.statusText ? ` ${serviceText(f.statusText, 60)}` : ''}`;
@@ -210,15 +221,28 @@ export function describeHttpFailure(service: string, f: HttpFailure): ServiceErr
         'config',
       );
     if (f.status >= 500)
-      return new ServiceError(service, f.status, code, `${service} is unavailable (HTTP ${f.status}) for ${path || 'the request'}: ${coded}`, 'The service is having trouble: retry in a few minutes.');
+      return new ServiceError(
+        service,
+        f.status,
+        code,
+        `${service} is unavailable (HTTP ${f.status}) for ${path || 'the request'}: ${coded}`,
+        'The service is having trouble: retry in a few minutes.',
+      );
     return new ServiceError(service, f.status, code, `${service} refused ${path}: ${coded}`);
   }
   const net = describeNetworkCode(f.code);
-  if (net?.timeout) return new ServiceError(service, undefined, f.code, `${service} did not answer in time (${at}).`, 'Check the endpoint and your network or VPN, then retry.', 'network');
-  if (net)
-    return new ServiceError(service, undefined, f.code, `${service} is unreachable at ${f.origin || 'its endpoint'} (${f.code}: ${net.text}).`, net.action, 'network');
+  if (net?.timeout)
+    return new ServiceError(service, undefined, f.code, `${service} did not answer in time (${at}).`, 'Check the endpoint and your network or VPN, then retry.', 'network');
+  if (net) return new ServiceError(service, undefined, f.code, `${service} is unreachable at ${f.origin || 'its endpoint'} (${f.code}: ${net.text}).`, net.action, 'network');
   const why = f.code ?? (f.message ? serviceText(f.message, 120) : 'no answer');
-  return new ServiceError(service, undefined, f.code, `${service} is unreachable at ${f.origin || 'its endpoint'} (${why}).`, 'Check the endpoint setting and your network.', 'network');
+  return new ServiceError(
+    service,
+    undefined,
+    f.code,
+    `${service} is unreachable at ${f.origin || 'its endpoint'} (${why}).`,
+    'Check the endpoint setting and your network.',
+    'network',
+  );
 }
 
 interface RequestState {
@@ -226,14 +250,19 @@ interface RequestState {
   __attempt?: number;
   /** The caller's own AbortSignal (null: none), kept apart from the per-attempt deadline. */
   __callerSignal?: AbortSignal | null;
-  /** This attempt's deadline signal and its length. */
+  /** This attempt's signal (aborted by the deadline or the caller) and the deadline's length. */
   __deadline?: AbortSignal;
   __deadlineMs?: number;
+  /** Clears this attempt's deadline timer and caller listener. */
+  __release?: () => void;
 }
 
 type StatefulConfig = AxiosRequestConfig & RequestState;
 
-function requestPlace(config: AxiosRequestConfig | undefined): { path: string; origin: string } {
+function requestPlace(config: AxiosRequestConfig | undefined): {
+  path: string;
+  origin: string;
+} {
   try {
     const u = new URL(String(config?.url ?? ''), config?.baseURL || undefined);
     return { path: u.pathname, origin: u.origin };
@@ -249,12 +278,36 @@ export function toServiceError(service: string, e: unknown, maxBodyBytes = DEFAU
     const config = e.config as StatefulConfig | undefined;
     const { path, origin } = requestPlace(config);
     if (e.code === 'ERR_CANCELED' || e.name === 'CanceledError') {
-      if (config?.__deadline?.aborted && !config.__callerSignal?.aborted) return describeHttpFailure(service, { path, origin, deadlineMs: config.__deadlineMs });
+      // The attempt's signal fired, and not because the caller cancelled: the deadline ran out.
+      if (config?.__deadline?.aborted && !config.__callerSignal?.aborted)
+        return describeHttpFailure(service, {
+          path,
+          origin,
+          deadlineMs: config.__deadlineMs,
+        });
       return new CancelledError(`${service} request cancelled.`);
     }
-    if (/maxContentLength|maxBodyLength/.test(e.message ?? '')) return describeHttpFailure(service, { path, origin, tooLargeBytes: maxBodyBytes, status: e.response?.status });
-    if (e.response) return describeHttpFailure(service, { status: e.response.status, statusText: e.response.statusText, body: e.response.data, path, origin });
-    return describeHttpFailure(service, { code: e.code ?? (e.cause as { code?: string } | undefined)?.code, path, origin, message: e.message });
+    if (/maxContentLength|maxBodyLength/.test(e.message ?? ''))
+      return describeHttpFailure(service, {
+        path,
+        origin,
+        tooLargeBytes: maxBodyBytes,
+        status: e.response?.status,
+      });
+    if (e.response)
+      return describeHttpFailure(service, {
+        status: e.response.status,
+        statusText: e.response.statusText,
+        body: e.response.data,
+        path,
+        origin,
+      });
+    return describeHttpFailure(service, {
+      code: e.code ?? (e.cause as { code?: string } | undefined)?.code,
+      path,
+      origin,
+      message: e.message,
+    });
   }
   return new ServiceError(service, undefined, undefined, `${service}: ${serviceText(e instanceof Error ? e.message : String(e))}`, undefined, 'network');
 }
@@ -312,29 +365,51 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
     const c = config as InternalAxiosRequestConfig & RequestState;
     if (c.__callerSignal === undefined) c.__callerSignal = (c.signal as AbortSignal | undefined) ?? null;
     const ms = typeof c.timeout === 'number' && c.timeout > 0 ? c.timeout : timeoutMs;
-    const deadline = AbortSignal.timeout(ms);
-    c.__deadline = deadline;
+    // One controller per attempt, aborted by the deadline or by the caller; released when the
+    // attempt settles so no timer outlives its request.
+    const controller = new AbortController();
+    const caller = c.__callerSignal;
+    const onCallerAbort = () => controller.abort(caller?.reason);
+    const timer = setTimeout(() => controller.abort(new Error('deadline')), ms);
+    timer.unref?.();
+    if (caller) {
+      if (caller.aborted) onCallerAbort();
+      else caller.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    c.__release?.();
+    c.__release = () => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onCallerAbort);
+    };
+    c.__deadline = controller.signal;
     c.__deadlineMs = ms;
-    c.signal = c.__callerSignal ? AbortSignal.any([c.__callerSignal, deadline]) : deadline;
+    c.signal = controller.signal;
     return c;
   });
-  instance.interceptors.response.use(undefined, async (error: unknown) => {
-    if (!isAxiosError(error) || !error.config) throw toServiceError(opts.service, error, maxBodyBytes);
-    const config = error.config as StatefulConfig;
-    const attempt = config.__attempt ?? 0;
-    const method = (config.method ?? 'get').toLowerCase();
-    const idempotent = ['get', 'head', 'options', 'put', 'delete'].includes(method) || config.retryUnsafe === true;
-    const status = error.response?.status;
-    // A 429 means the request was not processed, so it is safe to repeat even for POST.
-    const retryable =
-      (status !== undefined && RETRYABLE_STATUS.has(status) && (idempotent || status === 429 || status === 503)) ||
-      (status === undefined && idempotent && ['ECONNRESET', 'EPIPE'].includes(String(error.code)));
-    if (!retryable || attempt >= policy.maxRetries || config.__callerSignal?.aborted) throw toServiceError(opts.service, error, maxBodyBytes);
-    await sleep(retryDelayMs(attempt, error.response?.headers?.['retry-after'], policy, now()));
-    if (config.__callerSignal?.aborted) throw new CancelledError(`${opts.service} request cancelled.`);
-    config.__attempt = attempt + 1;
-    return instance.request(config);
-  });
+  instance.interceptors.response.use(
+    (response) => {
+      (response.config as StatefulConfig).__release?.();
+      return response;
+    },
+    async (error: unknown) => {
+      if (!isAxiosError(error) || !error.config) throw toServiceError(opts.service, error, maxBodyBytes);
+      const config = error.config as StatefulConfig;
+      config.__release?.();
+      const attempt = config.__attempt ?? 0;
+      const method = (config.method ?? 'get').toLowerCase();
+      const idempotent = ['get', 'head', 'options', 'put', 'delete'].includes(method) || config.retryUnsafe === true;
+      const status = error.response?.status;
+      // A 429 means the request was not processed, so it is safe to repeat even for POST.
+      const retryable =
+        (status !== undefined && RETRYABLE_STATUS.has(status) && (idempotent || status === 429 || status === 503)) ||
+        (status === undefined && idempotent && ['ECONNRESET', 'EPIPE'].includes(String(error.code)));
+      if (!retryable || attempt >= policy.maxRetries || config.__callerSignal?.aborted) throw toServiceError(opts.service, error, maxBodyBytes);
+      await sleep(retryDelayMs(attempt, error.response?.headers?.['retry-after'], policy, now()));
+      if (config.__callerSignal?.aborted) throw new CancelledError(`${opts.service} request cancelled.`);
+      config.__attempt = attempt + 1;
+      return instance.request(config);
+    },
+  );
   return instance;
 }
 

@@ -94,7 +94,9 @@ export interface DecodedResultSet {
 }
 
 function malformed(what: string): UserFacingError {
-  return new UserFacingError('protocol', `Cloud Spanner returned a malformed result: ${what}.`, 'Retry; if it persists, report it with the query.');
+  // Deep paths make long messages: keep the start and the end, which say where and what.
+  const text = what.length > 240 ? `${what.slice(0, 60)}…${what.slice(-170)}` : what;
+  return new UserFacingError('protocol', `Cloud Spanner returned a malformed result: ${text}.`, 'Retry; if it persists, report it with the query.');
 }
 
 /**
@@ -248,6 +250,7 @@ function spannerType(v: unknown, path: string, depth = 0): SpannerType {
   return out;
 }
 
+/** A StructType whose field types sit at `depth` (as decodeValue counts: one per ARRAY or STRUCT level). */
 function structType(v: unknown, path: string, depth: number): StructType {
   const s = obj<{ fields?: unknown[] }>({ fields: opt(list(json)) })(v, path);
   if (!s.fields) return {};
@@ -257,7 +260,7 @@ function structType(v: unknown, path: string, depth: number): StructType {
       const field = obj<{ name?: string; type?: unknown }>({ name: opt(str), type: opt(json) })(f, p);
       const out: StructField = {};
       if (field.name !== undefined) out.name = field.name;
-      if (field.type !== undefined) out.type = spannerType(field.type, `${p}.type`, depth + 1);
+      if (field.type !== undefined) out.type = spannerType(field.type, `${p}.type`, depth);
       return out;
     }),
   };
