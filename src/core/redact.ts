@@ -83,7 +83,11 @@ const SHAPES: ShapeRule[] = [
   // Google service-account key file).
   {
     re: /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:[\s\S]*?-----END \1-----|[A-Za-z0-9+/=\s\\]*)/g,
-    replace: (m, kind) => `-----BEGIN ${kind}-----${MARK}${m.endsWith(`END ${kind}-----`) ? `-----END ${kind}-----` : ''}`,
+    replace: (m, kind) => {
+      const whole = m.endsWith(`END ${kind}-----`);
+      if (!whole && !m.slice(`-----BEGIN ${kind}-----`.length).replace(/\\n/g, '').trim()) return undefined; // nothing after the header
+      return `-----BEGIN ${kind}-----${MARK}${whole ? `-----END ${kind}-----` : ''}`;
+    },
   },
   // JWE (five parts; the encrypted key may be empty) and JWS/JWT (three parts).
   { re: /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replace: keepPrefix(4) },

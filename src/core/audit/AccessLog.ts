@@ -1,4 +1,6 @@
+import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { redact, redactDeep } from '../redact';
 import { entryMembers, GENESIS, sealLine, type EntryMembers } from './entryFormat';
@@ -131,6 +133,7 @@ export class AccessLog implements AccessEventSink {
   private seal?: LogSeal;
   private readonly onWarning: (message: string) => void;
   private readonly durable: boolean;
+  private dirReady = false;
 
   constructor(
     readonly file: string,
@@ -192,14 +195,24 @@ export class AccessLog implements AccessEventSink {
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const lock = await this.lock.acquire();
+    const mkdir = () => fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    if (!this.dirReady) {
+      await mkdir();
+      this.dirReady = true;
+    }
+    const lock = await this.lock.acquire().catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(); // the folder was removed since
+      return this.lock.acquire();
+    });
     try {
       let last: { seq: number; hash: string };
-      let fh: fs.FileHandle | undefined = await fs.open(this.file, 'a+', 0o600);
+      // Synchronous file calls inside the lock: one small read and one small write, cheaper than
+      // thread-pool round trips, so the lock is held for less time. Only the sync to disk is async.
+      const fd = fsSync.openSync(this.file, 'a+', 0o600);
       try {
-        const { size } = await fh.stat();
-        const tail = await readTail(fh, size);
+        const size = fsSync.fstatSync(fd).size;
+        const tail = readTail(fd, size);
         if (!tail.endsWithNewline) this.onWarning(`The access log ${this.file} ended in a torn line; it is kept (Verify Access Log shows it) and new entries start on the next line.`);
         const { start, seal } = await this.prepareAnchor(tail);
         last = start;
@@ -209,11 +222,10 @@ export class AccessLog implements AccessEventSink {
           lines.push(line);
           last = { seq: last.seq + 1, hash };
         }
-        await fh.appendFile(`${tail.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8');
-        if (this.anchor && this.durable) await fh.datasync();
+        writeAll(fd, Buffer.from(`${tail.endsWithNewline ? '' : '\n'}${lines.join('\n')}\n`, 'utf8'));
+        if (this.anchor && this.durable) await fdatasync(fd);
       } finally {
-        await fh.close();
-        fh = undefined;
+        fsSync.closeSync(fd);
       }
       if (this.anchor && (await lock.stillHeld())) {
         await this.anchor.storeHead(last).catch((e) => this.onWarning(`The access log's head could not be recorded in the secret store: ${errorText(e)}`));
@@ -343,14 +355,14 @@ function parseTailEntry(line: string): { seq: number; hash: string } | undefined
  * The last entry in the file, read backwards from the end (64 KiB first, then 4× more each time),
  * so a window's first append costs the same on a 50 MB log as on a small one.
  */
-async function readTail(fh: fs.FileHandle, size: number): Promise<Tail> {
+function readTail(fd: number, size: number): Tail {
   if (size === 0) return { seq: 0, hash: GENESIS, endsWithNewline: true };
   let window = Math.min(size, TAIL_CHUNK);
   let endsWithNewline = true;
   for (;;) {
     const from = size - window;
     const buf = Buffer.alloc(window);
-    const { bytesRead } = await fh.read(buf, 0, window, from);
+    const bytesRead = fsSync.readSync(fd, buf, 0, window, from);
     if (from + bytesRead === size) endsWithNewline = buf[bytesRead - 1] === 0x0a;
     const lines = buf.toString('utf8', 0, bytesRead).split('\n');
     // The first piece is a partial line unless the window starts the file.
@@ -363,3 +375,11 @@ async function readTail(fh: fs.FileHandle, size: number): Promise<Tail> {
     window = Math.min(size, window * 4);
   }
 }
+
+/** One O_APPEND write of the whole batch (a short write is continued, never dropped). */
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+}
+
+const fdatasync = promisify(fsSync.fdatasync);
