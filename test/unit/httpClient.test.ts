@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -251,5 +253,43 @@ describe('lazy axios', () => {
     const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
     assert.equal(out.status, 0, out.stderr);
     assert.deepEqual(JSON.parse(out.stdout), { before: { cache: false, flag: false }, after: { cache: true, flag: true } });
+  });
+
+  it('in the esbuild bundle (as scripts/build.mjs makes it), loading the clients loads neither axios nor Node’s http stack', async function () {
+    this.timeout(60_000);
+    const root = path.resolve(__dirname, '../..');
+    const dir = mkdtempSync(path.join(tmpdir(), 'mlspanner-lazy-'));
+    try {
+      const { build } = await import('esbuild');
+      const outfile = path.join(dir, 'bundle.cjs');
+      await build({
+        stdin: {
+          contents: `export { DatabricksClient } from './src/core/databricks/DatabricksClient';
+            export { JobRunner } from './src/core/databricks/JobRunner';
+            export { QueryRunner } from './src/core/spanner/QueryRunner';
+            export { createHttpClient } from './src/core/http/HttpClient';`,
+          resolveDir: root,
+          loader: 'ts',
+        },
+        bundle: true,
+        outfile,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        logLevel: 'silent',
+        alias: { 'form-data': './scripts/form-data-global.cjs' },
+      });
+      const probe = `
+        const before = new Set(process.moduleLoadList);
+        const m = require(${JSON.stringify(outfile)});
+        new m.DatabricksClient('https://dbc.example.com', async () => 'tok');
+        const added = process.moduleLoadList.filter((x) => !before.has(x) && /undici|NativeModule (http|https|http2|zlib|tls)$/.test(x));
+        process.stdout.write(JSON.stringify(added));`;
+      const out = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(out.status, 0, out.stderr);
+      assert.deepEqual(JSON.parse(out.stdout), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
