@@ -127,6 +127,27 @@ lines.on('line', async (url) => {
 });
 `;
 
+/**
+ * The Databricks JS SDK (@databricks/sdk-experimental) declares Node >= 22, so it is not a
+ * dependency here; point MLSPANNER_DATABRICKS_JS_SDK at a directory where it is installed
+ * (`npm install @databricks/sdk-experimental`) to run it against the endpoint.
+ */
+const DATABRICKS_JS_SDK_DIR = process.env.MLSPANNER_DATABRICKS_JS_SDK;
+const DATABRICKS_JS_CLIENT = `
+const { WorkspaceClient } = require('@databricks/sdk-experimental');
+const w = new WorkspaceClient({});
+const lines = require('node:readline').createInterface({ input: process.stdin });
+lines.on('line', async () => {
+  try {
+    let jobs = 0;
+    for await (const _ of w.jobs.list({})) jobs++;
+    console.log(JSON.stringify({ ok: true, jobs, authType: w.config.authType }));
+  } catch (e) {
+    console.log(JSON.stringify({ ok: false, message: String(e && e.message) }));
+  }
+});
+`;
+
 describe('local credential endpoints with real clients', function () {
   this.timeout(90_000);
   let alice: SessionManager;
@@ -427,6 +448,22 @@ describe('local credential endpoints with real clients', function () {
       await reg.revoke('terminal closed');
       await sleep(3500);
       await assert.rejects(sdk.listJobs(), (e: Error) => /^token error: .*"error_code":"REVOKED".*revoked \(terminal closed\)/.test(e.message));
+    });
+
+    it('the Databricks JS SDK lists jobs with auth type metadata-service, across an expiry', async function () {
+      if (!DATABRICKS_JS_SDK_DIR) this.skip();
+      const short = shortLived(3);
+      const server = endpointServer(short.source);
+      const reg = await server.register({ environment: 'dev', consumer: { kind: 'task', name: 'sdk' }, targets: ['databricks'] });
+      const child = new Driven(spawn(process.execPath, ['-e', DATABRICKS_JS_CLIENT], { cwd: DATABRICKS_JS_SDK_DIR, env: applyRegistration(userShell(), reg) }) as ChildProcessWithoutNullStreams);
+      children.push(child);
+      const first = await child.step();
+      assert.equal(first.ok, true, String(first.message));
+      assert.equal(first.authType, 'metadata-service');
+      await sleep(3500);
+      const second = await child.step();
+      assert.equal(second.ok, true, String(second.message));
+      assert.ok(short.minted() >= 2, 'the SDK came back for a new token after the first expired');
     });
 
     it('refuses a process configured for another workspace (X-Databricks-Host)', async () => {
