@@ -20,7 +20,7 @@ function bearer(target: 'databricks' | 'google', accessToken: unknown, expiresAt
     fingerprint: 'sha256:000000000000',
     subjectTokenKind: 'idToken',
     accessToken,
-  } as Credential;
+  } as unknown as Credential;
 }
 
 const unauthorized: Reply = { status: 401, body: { error_code: 'UNAUTHENTICATED', message: 'Invalid access token.' } };
