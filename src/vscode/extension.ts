@@ -7,6 +7,7 @@ import { SessionLifecycle, environmentsMessage } from '../core/auth/SessionLifec
 import { SessionManager, actorOf } from '../core/auth/SessionManager';
 import { CancelledError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
+import { AgentTools } from './agents/AgentTools';
 import { AccessLogCommands } from './audit/AccessLogCommands';
 import { AccessPrompt } from './common/AccessPrompt';
 import { CommandRunner } from './common/CommandRunner';
@@ -144,6 +145,7 @@ export function activate(context: vscode.ExtensionContext): void {
     sessions.onDidChange(onState),
     signIn.onDidChange(onState),
     new RunsTreeProvider(runs),
+    new AgentTools(gate, environments, sessions, accessLog),
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
     ...queryCommands.register(commands),

@@ -1,15 +1,17 @@
 import * as vscode from 'vscode';
+import { Disposables } from '../common/Disposables';
 import type { RunsService, TrackedRun } from './RunsService';
 import { runKey } from './RunsService';
 
-/** The Runs view: recent runs with state icons, run page links and cancel for active ones. */
-export class RunsTreeProvider implements vscode.TreeDataProvider<TrackedRun>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<void>();
+/** The Runs view (`mlspanner.runs`): recent runs with state icons, run page links and cancel for active ones. */
+export class RunsTreeProvider extends Disposables implements vscode.TreeDataProvider<TrackedRun> {
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly sub: { dispose(): void };
 
   constructor(private readonly runs: RunsService) {
-    this.sub = runs.onDidChange(() => this.changed.fire());
+    super();
+    this.register(runs.onDidChange(() => this.changed.fire()));
+    this.register(vscode.window.createTreeView('mlspanner.runs', { treeDataProvider: this }));
   }
 
   getChildren(element?: TrackedRun): TrackedRun[] {
@@ -41,8 +43,4 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TrackedRun>, vs
     return item;
   }
 
-  dispose(): void {
-    this.sub.dispose();
-    this.changed.dispose();
-  }
 }
