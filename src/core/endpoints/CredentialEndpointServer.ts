@@ -63,6 +63,12 @@ export interface RegisterRequest {
   consumer: EndpointConsumer;
   /** Default: every target the environment configures. */
   targets?: readonly EndpointTarget[];
+  /**
+   * Fetch the credentials now, so the process's first request is answered from the cache
+   * (botocore gives the container endpoint 2 s per attempt). Failures are left for the process
+   * to meet. Default false.
+   */
+  warm?: boolean;
 }
 
 /** One consumer's endpoints: the variables its process needs, bound to one environment. */
@@ -202,6 +208,10 @@ export class CredentialEndpointServer implements Disposable {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private disposed = false;
+  /** Bumped by revokeAll / revokeEnvironment, so a registration still being made when they run is revoked too. */
+  private revokedAllAt = 0;
+  private readonly revokedEnvAt = new Map<string, number>();
+  private revocations = 0;
 
   constructor(private readonly options: CredentialEndpointServerOptions) {
     this.files = new ConsumerFiles(options.tempRoot);
@@ -228,6 +238,7 @@ export class CredentialEndpointServer implements Disposable {
       throw new UserFacingError('config', `Environment "${request.environment}" has no ${asked} credentials to hand out.`, 'Add them in the setting mlspanner.environments.');
     }
 
+    const startedAt = this.revocations;
     const port = await this.start();
     const prefix = randomBytes(PREFIX_BYTES).toString('base64url');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
@@ -272,9 +283,14 @@ export class CredentialEndpointServer implements Disposable {
     }
     const vars: Record<string, string> = Object.assign({}, ...parts.map((p) => p.env));
     const unset = [...new Set(parts.flatMap((p) => p.unset))].filter((name) => !(name in vars));
+    if (this.disposed || this.revokedAllAt > startedAt || (this.revokedEnvAt.get(reg.environment) ?? 0) > startedAt) {
+      await this.files.remove(reg.files);
+      throw new UserFacingError('cancelled', `The credentials of "${reg.environment}" were revoked while ${consumerLabel(reg.consumer)} was being set up.`);
+    }
     this.byPrefix.set(prefix, reg);
     this.options.log?.(`Credential endpoints ${id} opened for ${consumerLabel(reg.consumer)} in "${reg.environment}" (${targets.join(', ')}).`);
 
+    if (request.warm) this.warm(reg);
     const revoke = (reason?: string) => this.revokeRegistration(reg, reason ?? `${reg.consumer.kind} closed`);
     return {
       id,
@@ -303,6 +319,7 @@ export class CredentialEndpointServer implements Disposable {
 
   /** Revokes every registration of an environment (its access changed, it was removed or edited). */
   async revokeEnvironment(environment: string, reason = 'environment changed'): Promise<number> {
+    this.revokedEnvAt.set(environment, ++this.revocations);
     const regs = [...this.byPrefix.values()].filter((r) => r.environment === environment);
     await Promise.all(regs.map((r) => this.revokeRegistration(r, reason)));
     return regs.length;
@@ -310,6 +327,7 @@ export class CredentialEndpointServer implements Disposable {
 
   /** Revokes every registration (sign-out, window close). */
   async revokeAll(reason = 'signed out'): Promise<number> {
+    this.revokedAllAt = ++this.revocations;
     const regs = [...this.byPrefix.values()];
     await Promise.all(regs.map((r) => this.revokeRegistration(r, reason)));
     return regs.length;
@@ -326,6 +344,16 @@ export class CredentialEndpointServer implements Disposable {
     this.server?.close();
     this.server?.closeAllConnections();
     this.server = undefined;
+  }
+
+  /** Asks for each target's credential once, in the background; the broker caches it. */
+  private warm(reg: Registration): void {
+    for (const target of reg.targets) {
+      this.options.credential(reg.environment, target, { ...reg.consumer }).catch((e: unknown) => {
+        const f = failureOf(e, reg.environment, target);
+        this.options.log?.(`Credential endpoints ${reg.id}: could not prepare ${TARGET_NAME[target]} credentials (${f.status} ${f.code}): ${redact(f.message)}`);
+      });
+    }
   }
 
   private async revokeRegistration(reg: Registration, reason: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -410,6 +410,40 @@ describe('local credential endpoints', () => {
     assert.ok(!everything.includes(secret), 'the endpoint secret is never logged');
     assert.ok(!everything.includes(prefix), 'nor the path prefix');
     assert.ok(!everything.includes(current.kind === 'aws' ? current.secretAccessKey : 'x'));
+  });
+
+  it('a registration being made while everything (or its environment) is revoked ends revoked, not live', async () => {
+    const pending = server.register({ environment: 'dev', consumer });
+    await server.revokeAll('signed out');
+    await assert.rejects(pending, (e: unknown) => e instanceof UserFacingError && e.kind === 'cancelled' && /revoked while terminal "ML Spanner: dev" was being set up/.test(e.message));
+    const other = server.register({ environment: 'staging', consumer });
+    const again = server.register({ environment: 'dev', consumer });
+    await server.revokeEnvironment('dev');
+    await assert.rejects(again, /revoked while/);
+    assert.deepEqual((await other).revoked, false, 'another environment is not affected');
+    assert.deepEqual(server.list().map((r) => r.environment), ['staging']);
+    assert.deepEqual(readdirSync(tempRoot).flatMap((d) => readdirSync(path.join(tempRoot, d))), [], 'no file left behind');
+  });
+
+  it('warm: fetches each target once at registration (not logged as a consumer fetch), so the first request is a cache hit', async () => {
+    const asked: string[] = [];
+    credential = async (environment, target) => {
+      asked.push(target);
+      return credentialFor(environment, target);
+    };
+    const r = await server.register({ environment: 'dev', consumer, targets: ['aws', 'databricks'], warm: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(asked.sort(), ['aws', 'databricks']);
+    assert.deepEqual(sink.events, []);
+    assert.equal((await request(r.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } })).status, 200);
+    assert.deepEqual(sink.types(), ['credentialFetched']);
+
+    credential = async () => {
+      throw new UserFacingError('denied', 'Access to dev denied: not in ml-dev.');
+    };
+    await server.register({ environment: 'dev', consumer, targets: ['aws'], warm: true });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.match(logs.at(-1)!, /could not prepare AWS credentials \(403 PERMISSION_DENIED\): Access to dev denied/);
   });
 
   it('dispose revokes everything, stops the server and removes the private directory', async () => {
