@@ -236,3 +236,23 @@ describe('sign-in against stricter sandbox providers', () => {
     mgr.dispose();
   });
 });
+
+describe('signing in as a different user at the sandbox provider', () => {
+  it('asks for the login again (select_account falls back to login where the provider does not list it) and ends the provider session on request', async () => {
+    const { mgr } = manager();
+    await mgr.signIn(userAtBrowser('alice'));
+    const user = userAtBrowser('bob');
+    let asked: URL | undefined;
+    const s = await mgr.signIn({ ...user, openBrowser: async (url) => ((asked = new URL(url)), user.openBrowser(url)) }, { prompt: 'select_account' });
+    assert.equal(s.name, 'Bob Example');
+    assert.deepEqual(asked?.searchParams.get('prompt')?.split(' '), ['login']);
+    const r = await mgr.signOut({ endProviderSession: true });
+    assert.ok(r.revoked, r.revokeError);
+    const end = new URL(r.endSessionUrl!);
+    assert.equal(end.searchParams.get('client_id'), sandbox().clientId);
+    assert.equal(end.searchParams.get('id_token_hint'), s.idToken);
+    const page = await fetch(end, { redirect: 'manual' });
+    assert.ok(page.status === 200 || page.status === 303, `end-session answered ${page.status}`);
+    mgr.dispose();
+  });
+});
