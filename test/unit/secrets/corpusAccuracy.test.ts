@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ALL_SECRET_KINDS } from '../../../src/core/secrets/SecretKind';
-import { CORPUS_ROOT, measureAccuracy, readManifest } from '../../fixtures/secrets/accuracy';
+import { CORPUS_ROOT, measureAccuracy, readManifest } from '../../../bench/secretScanCorpus';
 import { generateCorpus } from '../../fixtures/secrets/generateCorpus';
 
 describe('secret scanner accuracy on the corpus', () => {
