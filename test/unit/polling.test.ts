@@ -177,7 +177,7 @@ describe('PollSchedule', () => {
       assert.ok(adaptiveDelay / n <= fixedDelay / n + 1000, `mean delay ${adaptiveDelay / n} ms, fixed ${fixedDelay / n} ms`);
     });
 
-    it('bounds the end-detection delay by the interval minus the teardown: RUNNING cap (8 s) without history, 4 s inside the expected window', () => {
+    it('bounds the end-detection delay by the interval minus the teardown: RUNNING cap (8 s) without history, 5 s inside the expected window', () => {
       for (const total of [60, 300, 1800]) {
         for (const f of FACTORS) {
           const tl = timeline(total * 1000, f);
@@ -185,7 +185,7 @@ describe('PollSchedule', () => {
           const first = watch(new RunPollSchedule(), tl, 1);
           assert.ok(first.delayMs <= 8000 - teardown, `${total} s × ${f} without history: ${first.delayMs} ms`);
           const recurring = watch(new RunPollSchedule({ previousDurationsMs: HISTORY_FACTORS.map((h) => total * 1000 * h) }), tl, 1);
-          assert.ok(recurring.delayMs <= 4000 - teardown, `${total} s × ${f} with history: ${recurring.delayMs} ms`);
+          assert.ok(recurring.delayMs <= 5000 - teardown, `${total} s × ${f} with history: ${recurring.delayMs} ms`);
         }
       }
     });
@@ -204,8 +204,8 @@ describe('PollSchedule', () => {
       assert.deepEqual(expectedEndWindow([...Array(20).fill(60_000), 1_000_000]), { startMs: 54_000, endMs: 66_000 });
     });
 
-    it('with history polls sparsely until the window (half the age, at most 30 s), then every 4 s on a grid that ends on the window end', () => {
-      // Earlier runs took 100 s: the window is 90-110 s, its grid 90, 94, ..., 110 s. This run: RUNNING from 20 s, ends at 102 s.
+    it('with history polls sparsely until the window (every run-age, at most 30 s), then every 5 s on a grid that ends on the window end', () => {
+      // Earlier runs took 100 s: the window is 90-110 s, its grid 90, 95, ..., 110 s. This run: RUNNING from 20 s, TERMINATING at 100 s, ends at 102 s.
       const s = new RunPollSchedule({ previousDurationsMs: [100_000] });
       const polls = drive(s, [
         [1000, 'QUEUED'],
@@ -215,18 +215,17 @@ describe('PollSchedule', () => {
       ]);
       assert.deepEqual(polls, [
         [0, 'QUEUED', 6000],
-        [6000, 'PENDING', 3000],
-        [9000, 'PENDING', 4500],
-        [13_500, 'PENDING', 6750],
-        [20_250, 'RUNNING', 10_125],
-        [30_375, 'RUNNING', 15_188],
-        [45_563, 'RUNNING', 22_782],
-        [68_345, 'RUNNING', 21_655],
-        [90_000, 'RUNNING', 4000],
-        [94_000, 'RUNNING', 4000],
-        [98_000, 'RUNNING', 4000],
+        [6000, 'PENDING', 6000],
+        [12_000, 'PENDING', 12_000],
+        [24_000, 'RUNNING', 24_000],
+        [48_000, 'RUNNING', 30_000],
+        [78_000, 'RUNNING', 12_000],
+        [90_000, 'RUNNING', 5000],
+        [95_000, 'RUNNING', 5000],
+        [100_000, 'TERMINATING', 1000],
+        [101_000, 'TERMINATING', 1000],
       ]);
-      // The end (102 s) is seen at the next poll: 0 s late, after 11 polls; fixed 3 s polling sends 35.
+      // The end (102 s) is seen at the next poll: 0 s late, after 11 polls (10 here and the one at 102 s); fixed 3 s polling sends 35.
     });
 
     it('falls back to the age rule when the run overruns its window', () => {
@@ -259,8 +258,8 @@ describe('PollSchedule', () => {
     it('without observations it keeps its own clock: the age is the sum of its delays', () => {
       const s = new RunPollSchedule({ previousDurationsMs: [600_000] });
       const delays = Array.from({ length: 6 }, () => s.next('RUNNING/'));
-      // 6 s (budget), then half the age before the 540 s window: 3, 4.5, 6.75, ... s.
-      assert.deepEqual(delays, [6000, 3000, 4500, 6750, 10_125, 15_188]);
+      // 6 s and 6 s (the budget), then the age before the 540 s window, at most 30 s.
+      assert.deepEqual(delays, [6000, 6000, 12_000, 24_000, 30_000, 30_000]);
     });
   });
 });

@@ -141,8 +141,8 @@ export const DEFAULT_STATE_CAPS_MS: Readonly<Record<string, number>> = {
 export const DEFAULT_MIN_POLL_MS = 1000;
 export const DEFAULT_ELAPSED_SHARE = 0.3;
 export const DEFAULT_FAR_CAP_MS = 30_000;
-export const DEFAULT_FAR_SHARE = 0.5;
-export const DEFAULT_WINDOW_INTERVAL_MS = 4000;
+export const DEFAULT_FAR_SHARE = 1;
+export const DEFAULT_WINDOW_INTERVAL_MS = 5000;
 /** TERMINATING is short and comes right before TERMINATED: poll it every second, ten times. */
 export const DEFAULT_TERMINATING_MS = 1000;
 export const DEFAULT_TERMINATING_FAST_POLLS = 10;
@@ -158,22 +158,24 @@ export const DEFAULT_PRIOR_REQUESTS = 1;
  * announcement of the end, is polled every second.
  *
  * With earlier runs of the same job it also knows when the end is due: before that window it
- * polls every 30 s at most (an early failure is still seen); inside it, RUNNING is polled on a
- * grid aligned to the window's end, so the last poll of the window lands on its end; past it
- * (an overrun), the age rule applies again.
+ * waits as long again as the run has lasted, at most 30 s (an early failure is still seen);
+ * inside it, RUNNING is polled every 5 s on a grid aligned to the window's end; past it (an
+ * overrun), the age rule applies again.
  *
- * A request budget bounds it all: never more polls by any moment than fixed 3-second polling
- * from the same start, counting the history lookup. Short runs cost at most what fixed polling
- * costs; long runs save most of their requests.
+ * A request budget bounds it all: never more polls than a fixed poller sleeping 3 s between
+ * polls would have sent by then, counting the history lookup. Short runs cost at most what fixed
+ * polling costs; long runs save most of their requests.
  */
 export class RunPollSchedule implements PollingSchedule {
   private last: string | undefined;
   private unchanged = 0;
   private fast = false;
   private polls = 0;
-  /** The schedule's own clock: observation times, or the sum of the delays it returned. */
+  /** Time since the first poll: observation times, or the sum of the delays returned. */
   private origin: number | undefined;
   private clock = 0;
+  /** The sum of the delays returned: what a fixed poller would have slept by now. */
+  private slept = 0;
   private readonly min: number;
   private readonly share: number;
   private readonly caps: Readonly<Record<string, number | undefined>>;
@@ -218,9 +220,12 @@ export class RunPollSchedule implements PollingSchedule {
     const age = observation?.startTime !== undefined ? Math.max(0, observation.now - observation.startTime) : this.clock;
     let delay = this.fast ? this.min : this.wanted(stateKey.split('/')[0], age);
     this.fast = false;
-    // The budget: the next poll is request number polls + prior + 1, which fixed polling sends at (polls + prior) intervals.
-    if (this.budgetInterval > 0) delay = Math.max(delay, this.budgetInterval * (this.polls + this.priorRequests) - this.clock);
+    // The budget: the next poll is request number polls + prior + 1, which a fixed poller sends
+    // after sleeping (polls + prior) intervals. Counted in sleep, not wall time: a fixed poller
+    // sleeps its interval after each answer, so slow answers give it no extra polls, nor this one.
+    if (this.budgetInterval > 0) delay = Math.max(delay, this.budgetInterval * (this.polls + this.priorRequests) - this.slept);
     delay = Math.round(Math.max(this.min, delay));
+    this.slept += delay;
     if (!observation) this.clock += delay;
     return delay;
   }

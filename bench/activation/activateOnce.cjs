@@ -1,0 +1,106 @@
+// One fresh process: require() an extension bundle with the `vscode` stub in place, call
+// activate() with a fake ExtensionContext, print the times as JSON and exit.
+// Usage: node activateOnce.cjs <extension.js> [--host-builtins]
+// --host-builtins: first load the Node built-ins VS Code's extension host itself imports before any
+// extension runs (out/vs/workbench/api/node/extensionHostProcess.js of VS Code 1.100), so
+// their one-time cost is not charged to the extension.
+'use strict';
+const Module = require('node:module');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const extensionFile = path.resolve(process.argv[2]);
+if (process.argv.includes('--host-builtins'))
+  for (const m of ['fs', 'child_process', 'os', 'net', 'http', 'zlib', 'url', 'string_decoder', 'util', 'stream', 'events']) require(m);
+const stubFile = path.join(__dirname, 'vscodeStub.cjs');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  return request === 'vscode' ? stubFile : resolve.call(this, request, ...rest);
+};
+// VS Code has its API loaded before any extension: the stub's own load is not the extension's cost.
+const vscode = require(stubFile);
+
+const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'mlspanner-bench-'));
+function memento() {
+  const m = new Map();
+  return { get: (k, d) => (m.has(k) ? m.get(k) : d), update: async (k, v) => void (v === undefined ? m.delete(k) : m.set(k, v)), keys: () => [...m.keys()], setKeysForSync() {} };
+}
+const secrets = new Map();
+const secretChanges = new vscode.EventEmitter();
+const context = {
+  subscriptions: [],
+  extensionPath: path.dirname(path.dirname(extensionFile)),
+  extensionUri: vscode.Uri.file(path.dirname(path.dirname(extensionFile))),
+  globalStorageUri: vscode.Uri.file(path.join(storage, 'global')),
+  storageUri: vscode.Uri.file(path.join(storage, 'workspace')),
+  logUri: vscode.Uri.file(path.join(storage, 'log')),
+  globalStoragePath: path.join(storage, 'global'),
+  storagePath: path.join(storage, 'workspace'),
+  logPath: path.join(storage, 'log'),
+  extensionMode: 1,
+  extension: { id: 'mlspanner.mlspanner', packageJSON: {}, extensionKind: 2 },
+  globalState: memento(),
+  workspaceState: memento(),
+  secrets: {
+    get: async (k) => secrets.get(k),
+    store: async (k, v) => void (secrets.set(k, v), secretChanges.fire({ key: k })),
+    delete: async (k) => void (secrets.delete(k), secretChanges.fire({ key: k })),
+    keys: async () => [...secrets.keys()],
+    onDidChange: secretChanges.event,
+  },
+  environmentVariableCollection: { replace() {}, append() {}, prepend() {}, get() {}, forEach() {}, delete() {}, clear() {}, persistent: false, description: undefined },
+  asAbsolutePath: (p) => path.join(path.dirname(path.dirname(extensionFile)), p),
+};
+
+const ms = (a, b) => Number(b - a) / 1e6;
+
+// With MLSPANNER_BENCH_LOAD_MARKS=1 (bench/activation/profile.ts), an instrumented bundle reports
+// each module's self time: the wall time between marks, charged to the module whose code runs.
+const loadCosts = {};
+if (process.env.MLSPANNER_BENCH_LOAD_MARKS === '1') {
+  let base = '(bundle prelude)';
+  const stack = [];
+  let last = process.hrtime.bigint();
+  const charge = () => {
+    const now = process.hrtime.bigint();
+    const who = stack.length ? stack[stack.length - 1] : base;
+    loadCosts[who] = (loadCosts[who] || 0) + ms(last, now);
+    last = now;
+  };
+  globalThis.__loadMark = (m) => (charge(), (base = m));
+  globalThis.__loadEnter = (m) => (charge(), stack.push(m));
+  globalThis.__loadExit = () => (charge(), stack.pop());
+  globalThis.__loadActivate = () => (charge(), (base = '(activate)'));
+  globalThis.__loadDone = () => charge();
+}
+
+const cpu0 = process.cpuUsage();
+const t0 = process.hrtime.bigint();
+let ext;
+try {
+  ext = require(extensionFile);
+} catch (e) {
+  process.stdout.write(JSON.stringify({ error: `require failed: ${e && e.message}` }));
+  process.exit(1);
+}
+const t1 = process.hrtime.bigint();
+globalThis.__loadActivate?.();
+Promise.resolve()
+  .then(() => ext.activate(context))
+  .then(
+    () => {
+      const t2 = process.hrtime.bigint();
+      globalThis.__loadDone?.();
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      process.stdout.write(JSON.stringify({ requireMs: ms(t0, t1), activateMs: ms(t1, t2), totalMs: ms(t0, t2), cpuMs, misses: [...globalThis.__vscodeStubMisses], loadCosts }));
+      fs.rmSync(storage, { recursive: true, force: true });
+      process.exit(0);
+    },
+    (e) => {
+      process.stdout.write(JSON.stringify({ error: `activate() failed: ${e && e.stack}` }));
+      fs.rmSync(storage, { recursive: true, force: true });
+      process.exit(1);
+    },
+  );
