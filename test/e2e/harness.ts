@@ -52,6 +52,8 @@ export interface VsCodeOptions {
   workspaceFiles?: Record<string, string>;
   /** The packaged extension to install. */
   vsix: string;
+  /** More extensions to install next to it (e.g. a test-only probe). */
+  extraVsix?: string[];
   /** Origins opened by the extension without VS Code's "open external website" prompt. */
   trustedDomains?: string[];
   /** Where screenshots and logs go; default `<repo>/test-results`. */
@@ -178,6 +180,7 @@ export async function startVsCode(opts: VsCodeOptions): Promise<VsCodeSession> {
 
   try {
     installExtension(codeServer, path.resolve(opts.vsix), extensionsDir, userDataDir);
+    for (const extra of opts.extraVsix ?? []) installExtension(codeServer, path.resolve(extra), extensionsDir, userDataDir);
     server = await startCodeServer({
       codeServer,
       port: await freePort(),
@@ -442,16 +445,17 @@ export interface SandboxedVsCode {
  * packaged extension pointed at it. `mlspanner.idp.flow` stays `auto`: a code-server reached on
  * 127.0.0.1 means the browser runs on this machine, so the loopback redirect is chosen.
  */
-export async function startWithSandbox(opts: { workspaceFiles?: Record<string, string> } = {}): Promise<SandboxedVsCode> {
+export async function startWithSandbox(opts: { workspaceFiles?: Record<string, string>; extraVsix?: string[]; settings?: Record<string, unknown> } = {}): Promise<SandboxedVsCode> {
   if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
   const sandbox = await startSandbox({ quiet: true });
   try {
     const vs = await startVsCode({
       vsix: VSIX,
-      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments },
+      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments, ...opts.settings },
       // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
       trustedDomains: [new URL(sandbox.issuer).origin],
       workspaceFiles: opts.workspaceFiles,
+      extraVsix: opts.extraVsix,
     });
     return { sandbox, vs, close: async () => (await vs.close(), await sandbox.close()) };
   } catch (e) {
