@@ -87,6 +87,16 @@ describe('createHttpClient', () => {
     assert.match(e.message, /Databricks sent more than 1 KB for \/api\/2\.2\/jobs\/runs\/get/);
   });
 
+  it('refuses to send a request body over its cap, saying so', async () => {
+    srv = await loopback((_req, res) => res.end('{}'));
+    const client = createHttpClient({ service: 'Databricks', baseURL: srv.url, maxRequestBytes: 1024 });
+    const e = await rejection(client.post('/api/2.0/workspace/import', { content: 'x'.repeat(4096) }));
+    assert.ok(e instanceof ServiceError);
+    assert.equal(e.kind, 'config');
+    assert.equal(e.code, 'REQUEST_TOO_LARGE');
+    assert.match(e.message, /The request to Databricks \(\/api\/2\.0\/workspace\/import\) is larger than 1 KB; it was not sent/);
+  });
+
   it('accepts a body under the cap', async () => {
     srv = await loopback((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -187,6 +197,7 @@ describe('describeHttpFailure (what happened → kind and message)', () => {
     ['404', { ...place, status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'gone' } }, 'service', /refused .*RESOURCE_DOES_NOT_EXIST: gone/],
     ['redirect', { ...place, status: 302 }, 'config', /redirected \/api\/2\.2\/jobs\/list elsewhere \(HTTP 302\)/],
     ['too large', { ...place, tooLargeBytes: 10 * 1048576 }, 'protocol', /sent more than 10 MB/],
+    ['request too large', { ...place, requestTooLargeBytes: 32 * 1048576 }, 'config', /The request to Databricks \(\/api\/2\.2\/jobs\/list\) is larger than 32 MB; it was not sent/],
   ];
   for (const [name, failure, kind, message] of table) {
     it(`${name} → ${kind}`, () => {

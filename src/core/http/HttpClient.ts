@@ -43,8 +43,13 @@ export const DEFAULT_RETRY: RetryPolicy = {
 };
 /** Whole-request deadline (connect, headers and body) of one attempt. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Largest response (and request) body accepted: no API answer this extension reads is near it. */
+/** Largest response body accepted: no API answer this extension reads is near it. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Largest request body sent: a 10 MB notebook (the Workspace import limit, which the service
+ * itself enforces) is about 13.4 MB as base64 in JSON.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 export interface HttpClientOptions {
   service: string; // "Databricks", "Google STS", ...: names the service in errors
@@ -54,8 +59,10 @@ export interface HttpClientOptions {
    * a request's own `timeout` overrides it.
    */
   timeoutMs?: number;
-  /** Largest response or request body in bytes (default 10 MB). */
+  /** Largest response body in bytes (default 10 MB). */
   maxBodyBytes?: number;
+  /** Largest request body in bytes (default 32 MB). */
+  maxRequestBytes?: number;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -167,8 +174,10 @@ export interface HttpFailure {
   origin?: string;
   /** The whole-request deadline ran out. */
   deadlineMs?: number;
-  /** The body was larger than this many bytes. */
+  /** The response body was larger than this many bytes. */
   tooLargeBytes?: number;
+  /** The request body was larger than this many bytes (it was not sent). */
+  requestTooLargeBytes?: number;
   /** Low-level message, used only when nothing better is known. */
   message?: string;
 }
@@ -189,6 +198,15 @@ function seconds(ms: number): string {
 export function describeHttpFailure(service: string, f: HttpFailure): ServiceError {
   const path = f.path ? redact(f.path) : '';
   const at = f.origin ? `${f.origin}${path}` : path || 'its endpoint';
+  if (f.requestTooLargeBytes !== undefined)
+    return new ServiceError(
+      service,
+      undefined,
+      'REQUEST_TOO_LARGE',
+      `The request to ${service} (${path || 'a request'}) is larger than ${sizeText(f.requestTooLargeBytes)}; it was not sent.`,
+      'Send less at once (for notebooks: clear large outputs).',
+      'config',
+    );
   if (f.tooLargeBytes !== undefined)
     return new ServiceError(
       service,
@@ -272,7 +290,7 @@ function requestPlace(config: AxiosRequestConfig | undefined): {
 }
 
 /** Turns whatever axios threw into a ServiceError that says what failed and why. */
-export function toServiceError(service: string, e: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): UserFacingError {
+export function toServiceError(service: string, e: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES): UserFacingError {
   if (e instanceof UserFacingError) return e;
   if (isAxiosError(e)) {
     const config = e.config as StatefulConfig | undefined;
@@ -287,7 +305,8 @@ export function toServiceError(service: string, e: unknown, maxBodyBytes = DEFAU
         });
       return new CancelledError(`${service} request cancelled.`);
     }
-    if (/maxContentLength|maxBodyLength/.test(e.message ?? ''))
+    if (/maxBodyLength/.test(e.message ?? '')) return describeHttpFailure(service, { path, origin, requestTooLargeBytes: maxRequestBytes });
+    if (/maxContentLength/.test(e.message ?? ''))
       return describeHttpFailure(service, {
         path,
         origin,
@@ -350,12 +369,13 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
   const now = opts.now ?? Date.now;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const instance = axios.create({
     baseURL: opts.baseURL,
     // axios's own timeout only fires while no byte arrives; the deadline below bounds the whole attempt.
     timeout: timeoutMs,
     maxContentLength: maxBodyBytes,
-    maxBodyLength: maxBodyBytes,
+    maxBodyLength: maxRequestBytes,
     maxRedirects: 0,
     // No proxy from the environment: tokens go only where the settings say.
     proxy: false,
@@ -392,7 +412,7 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
       return response;
     },
     async (error: unknown) => {
-      if (!isAxiosError(error) || !error.config) throw toServiceError(opts.service, error, maxBodyBytes);
+      if (!isAxiosError(error) || !error.config) throw toServiceError(opts.service, error, maxBodyBytes, maxRequestBytes);
       const config = error.config as StatefulConfig;
       config.__release?.();
       const attempt = config.__attempt ?? 0;
@@ -403,7 +423,7 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
       const retryable =
         (status !== undefined && RETRYABLE_STATUS.has(status) && (idempotent || status === 429 || status === 503)) ||
         (status === undefined && idempotent && ['ECONNRESET', 'EPIPE'].includes(String(error.code)));
-      if (!retryable || attempt >= policy.maxRetries || config.__callerSignal?.aborted) throw toServiceError(opts.service, error, maxBodyBytes);
+      if (!retryable || attempt >= policy.maxRetries || config.__callerSignal?.aborted) throw toServiceError(opts.service, error, maxBodyBytes, maxRequestBytes);
       await sleep(retryDelayMs(attempt, error.response?.headers?.['retry-after'], policy, now()));
       if (config.__callerSignal?.aborted) throw new CancelledError(`${opts.service} request cancelled.`);
       config.__attempt = attempt + 1;
