@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { AccessEventSink } from '../audit/AccessLog';
-import { CancelledError, UserFacingError, errorMessage } from '../errors';
+import { CancelledError, UserFacingError, errorMessage, isCancellation } from '../errors';
 import { Emitter } from '../events';
 import { tokenFingerprint } from '../fingerprint';
 import { displayName, emailOf, extractGroups, jwtExpiry } from './claims';
@@ -211,7 +211,7 @@ export class SessionManager implements IdentitySource {
     this.secretSub = deps.secrets.onDidChange((e) => {
       const settings = this.deps.settings();
       if (this.disposed || !isConfigured(settings) || e.key !== this.secretKey(settings)) return;
-      this.syncing = this.syncing.then(() => this.syncFromStore(settings)).catch((err) => this.deps.onBackgroundError?.(err));
+      this.syncing = this.syncing.then(() => this.syncFromStore(settings)).catch((err) => this.backgroundError(err));
     });
   }
 
@@ -239,6 +239,11 @@ export class SessionManager implements IdentitySource {
 
   private log(level: 'info' | 'warn', message: string): void {
     this.deps.log?.(level, message);
+  }
+
+  /** Work nobody awaits: its failures go to the log, cancellations (settings changed, sign-out, close) nowhere. */
+  private backgroundError(e: unknown): void {
+    if (!isCancellation(e)) this.deps.onBackgroundError?.(e);
   }
 
   private secretKey(s: IdpSettings = this.deps.settings()): string {
@@ -583,7 +588,7 @@ export class SessionManager implements IdentitySource {
     const delay = Math.max(0, dueAt - now - (this.deps.leaseSettleMs ?? 150));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.refreshNow().catch((e) => this.deps.onBackgroundError?.(e));
+      this.refreshNow().catch((e) => this.backgroundError(e));
     }, delay);
     // Do not keep a Node process (tests, CLI) alive for a refresh.
     (this.timer as { unref?: () => void }).unref?.();
@@ -695,7 +700,13 @@ export class SessionManager implements IdentitySource {
       const err = e instanceof UserFacingError ? e : new UserFacingError('service', errorMessage(e));
       this.deps.sink.record({ type: 'sessionRefreshFailed', outcome: 'failure', target: 'idp', resource: settings.issuer, detail: err.display });
       if (err.kind === 'auth') {
-        await this.forget(settings, usedToken);
+        // Delete the stored token only if it is the one refused; with none used, the store was already empty.
+        if (usedToken) await this.forget(settings, usedToken);
+        else {
+          clearTimeout(this.timer);
+          this.timer = undefined;
+          this.record = undefined;
+        }
         this.live = undefined;
         const reason = err.message.startsWith('You ') ? err.message : `Your session ended: ${err.message}`;
         if (this._state.kind !== 'signingIn') this.setState({ kind: 'signedOut', reason });
@@ -744,7 +755,7 @@ export class SessionManager implements IdentitySource {
     this.log('info', 'Signed in in another window; restoring the session here.');
     this.record = record;
     this.live = undefined;
-    await this.refreshNow().catch((e) => this.deps.onBackgroundError?.(e));
+    await this.refreshNow().catch((e) => this.backgroundError(e));
   }
 
   async fresh(minValiditySeconds = 60, token?: SubjectTokenKind): Promise<IdentitySession> {
