@@ -25,3 +25,22 @@ const result = await build({
 });
 mkdirSync(dirname(outfile), { recursive: true });
 writeFileSync(join(dirname(outfile), 'meta.json'), JSON.stringify(result.metafile));
+
+// The policy CLI for CI (`node dist/mlspanner-policy.js test|matrix|diff`): a second, separate
+// file, so nothing of it is in the extension bundle. Not built for a profiling --outfile build.
+if (!process.argv.some((a) => a.startsWith('--outfile='))) {
+  await build({
+    entryPoints: ['src/cli/mlspannerPolicy.ts'],
+    bundle: true,
+    outfile: 'dist/mlspanner-policy.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: production,
+    sourcemap: false,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/env node' },
+    alias: { 'form-data': './scripts/form-data-global.cjs' },
+    logLevel: 'warning',
+  });
+}
