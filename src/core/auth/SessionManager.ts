@@ -306,6 +306,8 @@ export class SessionManager implements IdentitySource {
       return migrated;
     }
     const r = parsed as (Omit<Partial<StoredSession>, 'v'> & { v?: number }) | undefined;
+    // A newer version of the extension in another window may have written a newer format: leave it.
+    if (r && typeof r === 'object' && typeof r.v === 'number' && r.v > 2) return undefined;
     const valid = r && typeof r === 'object' && (r.v === 1 || r.v === 2) && typeof r.refreshToken === 'string' && r.refreshToken !== '';
     if (!valid || r.issuer !== settings.issuer || r.clientId !== settings.clientId) {
       this.log('warn', valid ? `Dropped a stored sign-in that belongs to ${r.issuer} (client ${r.clientId}), not to the configured provider.` : 'Dropped a stored sign-in in an unknown format.');
