@@ -9,26 +9,28 @@ import { cellLanguageOf, type SecretLanguage } from './secretLanguage';
  */
 export function scanNotebookJson(raw: string): SecretFinding[] {
   let root: JNode;
+  let parser: JsonParser;
   try {
-    root = new JsonParser(raw).parseDocument();
+    parser = new JsonParser(raw);
+    root = parser.parseDocument();
   } catch {
     // Not parsable (being edited, merge conflict): scan it as plain JSON text.
     return scanSecrets(raw, 'json');
   }
   if (root.type !== 'object') return scanSecrets(raw, 'json');
-  const language = notebookLanguage(root);
+  const language = notebookLanguage(parser, root);
   const cells = get(root, 'cells');
   const out: SecretFinding[] = [];
   if (cells?.type !== 'array') return scanSecrets(raw, 'json');
   for (const cell of cells.items) {
     if (cell.type !== 'object') continue;
-    const cellType = str(get(cell, 'cell_type'));
+    const cellType = str(parser, get(cell, 'cell_type'));
     const source = strings(get(cell, 'source'));
     if (cellType === 'code') {
-      const text = joined(source);
+      const text = joined(parser, source);
       out.push(...mapFindings(scanSecrets(text.value, cellLanguage(text.value, language)), text));
     } else if (source.length) {
-      const text = joined(source);
+      const text = joined(parser, source);
       out.push(...mapFindings(scanSecrets(text.value, 'python').filter(shaped), text));
     }
     const outputs = get(cell, 'outputs');
@@ -39,7 +41,7 @@ export function scanNotebookJson(raw: string): SecretFinding[] {
       for (const part of [get(o, 'text'), data && get(data, 'text/plain'), get(o, 'traceback')]) {
         const lines = strings(part);
         if (!lines.length) continue;
-        const text = joined(lines);
+        const text = joined(parser, lines);
         out.push(...mapFindings(scanSecrets(text.value, 'python').filter(shaped), text));
       }
     }
@@ -52,13 +54,13 @@ function shaped(f: SecretFinding): boolean {
   return f.kind !== 'highEntropySecret';
 }
 
-function notebookLanguage(root: JObject): SecretLanguage {
+function notebookLanguage(parser: JsonParser, root: JObject): SecretLanguage {
   const meta = get(root, 'metadata');
   const names = [
     meta && get(meta, 'kernelspec') && get(get(meta, 'kernelspec') as JNode, 'language'),
     meta && get(meta, 'language_info') && get(get(meta, 'language_info') as JNode, 'name'),
     meta && get(meta, 'application/vnd.databricks.v1+notebook') && get(get(meta, 'application/vnd.databricks.v1+notebook') as JNode, 'language'),
-  ].map((n) => str(n)?.toLowerCase());
+  ].map((n) => str(parser, n)?.toLowerCase());
   for (const n of names) {
     if (n === 'scala' || n === 'sql' || n === 'r' || n === 'python') return n;
   }
@@ -74,25 +76,34 @@ function cellLanguage(code: string, fallback: SecretLanguage): SecretLanguage {
 
 interface Joined {
   value: string;
-  /** Raw offset where decoded character i starts. */
-  starts: number[];
-  /** Raw offset just after decoded character i. */
-  ends: number[];
+  raw: JString[];
+  parser: JsonParser;
+  /** Raw offset where decoded character i starts, and just after it; built when needed. */
+  starts?: number[];
+  ends?: number[];
 }
 
-function joined(parts: JString[]): Joined {
-  const j: Joined = { value: '', starts: [], ends: [] };
-  for (const p of parts) {
-    j.value += p.value;
-    for (let i = 0; i < p.value.length; i++) {
-      j.starts.push(p.starts[i]);
-      j.ends.push(i + 1 < p.value.length ? p.starts[i + 1] : p.end - 1);
+function joined(parser: JsonParser, raw: JString[]): Joined {
+  return { value: raw.map((r) => parser.decode(r).value).join(''), raw, parser };
+}
+
+/** Per-character offsets, only for text that has findings (most cells have none). */
+function offsetsOf(j: Joined): { starts: number[]; ends: number[] } {
+  if (!j.starts || !j.ends) {
+    j.starts = [];
+    j.ends = [];
+    for (const p of j.raw.map((r) => j.parser.decode(r, true))) {
+      for (let i = 0; i < p.value.length; i++) {
+        j.starts.push(p.starts[i]);
+        j.ends.push(i + 1 < p.value.length ? p.starts[i + 1] : p.end - 1);
+      }
     }
   }
-  return j;
+  return { starts: j.starts, ends: j.ends };
 }
 
-function mapSpan(s: TextSpan, j: Joined): TextSpan {
+function mapSpan(s: TextSpan, joinedText: Joined): TextSpan {
+  const j = offsetsOf(joinedText);
   const start = s.start < j.starts.length ? j.starts[s.start] : (j.ends[j.ends.length - 1] ?? 0);
   const end = s.end > 0 ? j.ends[Math.min(s.end, j.ends.length) - 1] : start;
   return { start, end };
@@ -114,11 +125,16 @@ function mapFindings(findings: SecretFinding[], j: Joined): SecretFinding[] {
 
 // ---- A JSON parser that keeps positions ----
 
+/** A string token: raw offsets only; decoded (with per-character offsets) when scanned. */
 interface JString {
   type: 'string';
-  value: string;
   start: number;
   end: number;
+}
+interface Decoded {
+  value: string;
+  end: number;
+  /** Raw offset of each decoded character; only when asked for. */
   starts: number[];
 }
 interface JObject {
@@ -135,8 +151,8 @@ function get(node: JNode | undefined, key: string): JNode | undefined {
   return node?.type === 'object' ? node.entries.find((e) => e.key === key)?.value : undefined;
 }
 
-function str(node: JNode | undefined): string | undefined {
-  return node?.type === 'string' ? node.value : undefined;
+function str(parser: JsonParser, node: JNode | undefined): string | undefined {
+  return node?.type === 'string' ? parser.decode(node).value : undefined;
 }
 
 /** A string, or an array of strings (ipynb splits sources and outputs into lines). */
@@ -176,10 +192,10 @@ class JsonParser {
       }
       for (;;) {
         this.ws();
-        const key = this.string();
+        const key = this.decode(this.string()).value;
         this.ws();
         this.expect(':');
-        entries.push({ key: key.value, value: this.value(depth + 1) });
+        entries.push({ key, value: this.value(depth + 1) });
         this.ws();
         if (this.s[this.i] === ',') {
           this.i++;
@@ -222,29 +238,40 @@ class JsonParser {
   private string(): JString {
     this.expect('"');
     const start = this.i - 1;
-    let value = '';
-    const starts: number[] = [];
     for (;;) {
-      if (this.i >= this.s.length) throw new Error('unterminated string');
-      const c = this.s[this.i];
-      if (c === '"') {
-        this.i++;
-        return { type: 'string', value, start, end: this.i, starts };
-      }
-      starts.push(this.i);
+      const q = this.s.indexOf('"', this.i);
+      if (q < 0) throw new Error('unterminated string');
+      // A quote preceded by an odd number of backslashes is escaped.
+      let b = q - 1;
+      while (b >= this.i && this.s[b] === '\\') b--;
+      this.i = q + 1;
+      if ((q - 1 - b) % 2 === 0) return { type: 'string', start, end: this.i };
+    }
+  }
+
+  /** The string's value and, per character, where it starts in the raw text. */
+  decode(t: JString, withOffsets = false): Decoded {
+    const starts: number[] = [];
+    const inner = this.s.slice(t.start + 1, t.end - 1);
+    if (!withOffsets && !inner.includes('\\')) return { value: inner, end: t.end, starts };
+    let value = '';
+    for (let i = t.start + 1; i < t.end - 1; ) {
+      if (withOffsets) starts.push(i);
+      const c = this.s[i];
       if (c === '\\') {
-        const e = this.s[this.i + 1];
+        const e = this.s[i + 1];
         if (e === 'u') {
-          value += String.fromCharCode(parseInt(this.s.slice(this.i + 2, this.i + 6), 16));
-          this.i += 6;
+          value += String.fromCharCode(parseInt(this.s.slice(i + 2, i + 6), 16));
+          i += 6;
         } else {
           value += ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' } as Record<string, string>)[e] ?? e;
-          this.i += 2;
+          i += 2;
         }
       } else {
         value += c;
-        this.i++;
+        i++;
       }
     }
+    return { value, end: t.end, starts };
   }
 }

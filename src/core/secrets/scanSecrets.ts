@@ -60,8 +60,8 @@ export function scanSecrets(text: string, language: SecretLanguage): SecretFindi
   const lines = lineStarts(text);
   const found: SecretFinding[] = [];
   const add = (kind: SecretKind, range: TextSpan, extra: Partial<SecretFinding> = {}) => {
-    const literal = extra.literal ?? literalOf(text, lang, literals, range);
-    const name = extra.name ?? (literal ? assignedName(text, lang, literal) : undefined);
+    const literal = extra.literal ?? literalOf(text, lang, literals, lines, range);
+    const name = extra.name ?? (literal ? assignedName(text, lang, lines, literal) : undefined);
     found.push({
       kind,
       code: SECRET_KINDS[kind].code,
@@ -100,7 +100,7 @@ export function scanSecrets(text: string, language: SecretLanguage): SecretFindi
   });
 
   // Assignments of high-entropy values to secret-sounding names, where no pattern matched.
-  for (const a of assignments(text, lang, literals)) {
+  for (const a of assignments(text, lang, literals, lines)) {
     if (!isSecretName(a.name)) continue;
     if (found.some((f) => overlaps(f.range, a.value))) continue;
     const value = text.slice(a.value.start, a.value.end);
@@ -128,6 +128,23 @@ export function lineStarts(text: string): number[] {
   const starts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   return starts;
+}
+
+/** Where the line holding `offset` starts (a binary search: no scan back through a long line). */
+function lineStartAt(starts: readonly number[], offset: number): number {
+  return starts[lineOf(starts, offset)];
+}
+
+/** Where the line holding `offset` ends (its newline, or the text end). */
+function lineEndAt(text: string, starts: readonly number[], offset: number): number {
+  const l = lineOf(starts, offset);
+  return l + 1 < starts.length ? starts[l + 1] - 1 : text.length;
+}
+
+/** The text of the line before the one starting at `lineStart` ('' on the first line). */
+function previousLine(text: string, starts: readonly number[], lineStart: number): string {
+  const l = lineOf(starts, lineStart);
+  return l > 0 ? text.slice(starts[l - 1], lineStart) : '';
 }
 
 /** 0-based line of an offset. */
@@ -158,14 +175,13 @@ function isMarkedFake(name: string | undefined): boolean {
 
 // ---- Literals and names ----
 
-function literalOf(text: string, lang: SecretLanguage, literals: readonly StringLiteral[], range: TextSpan): SecretLiteral | undefined {
+function literalOf(text: string, lang: SecretLanguage, literals: readonly StringLiteral[], lines: readonly number[], range: TextSpan): SecretLiteral | undefined {
   const l = literalAt(literals, range.start, range.end);
   if (l) return { start: l.start, end: l.end, quoted: true, content: { start: l.contentStart, end: l.contentEnd }, quote: l.quote, prefix: l.prefix };
   if (lang === 'yaml' || lang === 'dotenv') {
     // An unquoted value: the rest of the line after `key:` / `KEY=`, up to a comment.
-    const ls = text.lastIndexOf('\n', range.start - 1) + 1;
-    const le = text.indexOf('\n', range.start);
-    const line = text.slice(ls, le < 0 ? text.length : le);
+    const ls = lineStartAt(lines, range.start);
+    const line = text.slice(ls, lineEndAt(text, lines, range.start));
     const m = lang === 'yaml' ? /^(\s*(?:-\s+)?[^\s:#][^:#]*?:\s+)(\S.*?)(\s+#.*)?\s*$/.exec(line) : /^(\s*(?:export\s+)?[A-Za-z_][\w.-]*\s*=\s*)(\S.*?)(\s+#.*)?\s*$/.exec(line);
     if (m) {
       const start = ls + m[1].length;
@@ -176,19 +192,61 @@ function literalOf(text: string, lang: SecretLanguage, literals: readonly String
   return undefined;
 }
 
-const NAME_BEFORE_LITERAL =
-  /(?:^|[^\w$.])((?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$-]*|"[^"\n]{1,100}"|'[^'\n]{1,100}')\s*\]?\s*(?::\s*[A-Za-z_][\w[\]., |]*?\s*)?(=|:=|<-|<<-|=>|->|:|==|!=|,)\s*$/;
 const AUTH_PAIR_BEFORE_LITERAL = /(?:^|[^\w$.])(auth|credentials|basic_auth|http_auth)\s*=\s*[([]\s*(?:"[^"\n]*"|'[^'\n]*')\s*,\s*$/i;
-const SQL_NAME_BEFORE_LITERAL = /(?:^|[\s(,])([A-Za-z_][\w.]*)\s*(?:=\s*)?$/;
+const SQL_KEYWORDS = /^(?:SELECT|WHERE|AND|OR|LIKE|IN|VALUES|THEN|ELSE|WHEN|AS|IS|NOT|SET|ON|BY)$/i;
+/** Longest operators first: `<<-` before `<-`, `==` before `=`. */
+const OPERATORS = ['<<-', ':=', '<-', '=>', '->', '==', '!=', '=', ':', ','];
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+
+/**
+ * `name <op>` at the end of `before`, read backwards (a regex anchored at the end would try
+ * every start position: quadratic on long lines). Handles `token = `, `token: str = `,
+ * `"token": `, `d["token"] = `, `"password", ` and `token <- `.
+ */
+function nameAndOperatorBefore(before: string, operators: readonly string[] = OPERATORS): { name: string; op: string; quoted: boolean } | undefined {
+  let i = before.length;
+  while (i > 0 && isSpace(before[i - 1])) i--;
+  const op = operators.find((o) => before.startsWith(o, i - o.length));
+  if (op === undefined) return undefined;
+  i -= op.length;
+  // `>=`, `<=` are comparisons of order, not of equality.
+  if (op === '=' && (before[i - 1] === '<' || before[i - 1] === '>')) return undefined;
+  while (i > 0 && isSpace(before[i - 1])) i--;
+  if (op === '=') {
+    // A type annotation: `token: str = …`, `val token: String = …`.
+    const ann = /:\s*[A-Za-z_][\w[\]., |]*$/.exec(before.slice(Math.max(0, i - 60), i));
+    if (ann) {
+      i -= ann[0].length;
+      while (i > 0 && isSpace(before[i - 1])) i--;
+    }
+  }
+  if (before[i - 1] === ']') {
+    i--;
+    while (i > 0 && isSpace(before[i - 1])) i--;
+  }
+  const q = before[i - 1];
+  if (q === '"' || q === "'") {
+    const open = before.lastIndexOf(q, i - 2);
+    // A prefixed string (f"…", b"…") or a template is a value, not a key.
+    if (open < 0 || i - 1 - open > 101 || /[\w$]/.test(before[open - 1] ?? '')) return undefined;
+    const name = before.slice(open + 1, i - 1);
+    return name && !/[\n{}]/.test(name) ? { name, op, quoted: true } : undefined;
+  }
+  let j = i;
+  while (j > 0 && /[\w$.-]/.test(before[j - 1])) j--;
+  const name = before.slice(j, i);
+  return /^[A-Za-z_$]/.test(name) ? { name, op, quoted: false } : undefined;
+}
 
 /** The name a literal is assigned to, compared with, or paired with, from the text before it. */
-function assignedName(text: string, lang: SecretLanguage, literal: { start: number }): string | undefined {
-  const lineStart = text.lastIndexOf('\n', literal.start - 1) + 1;
+function assignedName(text: string, lang: SecretLanguage, lines: readonly number[], literal: { start: number }): string | undefined {
+  const lineStart = lineStartAt(lines, literal.start);
   const before = text.slice(Math.max(lineStart, literal.start - 200), literal.start);
   if (lang === 'sql') {
-    if (/\bIDENTIFIED\s+BY\s*$/i.test(before)) return 'password';
-    const m = SQL_NAME_BEFORE_LITERAL.exec(before);
-    if (m && !/^(?:SELECT|WHERE|AND|OR|LIKE|IN|VALUES|THEN|ELSE|WHEN|AS|IS|NOT|SET|ON|BY)$/i.test(m[1])) return m[1];
+    if (/\bIDENTIFIED\s+BY\s*$/i.test(before.slice(-40))) return 'password';
+    // `password 'x'`, `password = 'x'`: the name is the word before.
+    const sql = nameAndOperatorBefore(before, ['=']) ?? nameAndOperatorBefore(before + '=', ['=']);
+    if (sql && !sql.quoted && !SQL_KEYWORDS.test(sql.name) && /^[A-Za-z_][\w.]*$/.test(sql.name)) return sql.name;
   }
   if (lang === 'yaml' || lang === 'dotenv') {
     const m = lang === 'yaml' ? /^\s*(?:-\s+)?(["']?)([^"':#\s][^"':#]*?)\1\s*:\s*$/.exec(before) : /^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*$/.exec(before);
@@ -196,8 +254,7 @@ function assignedName(text: string, lang: SecretLanguage, literal: { start: numb
       const name = lang === 'yaml' ? m[2] : m[1];
       // Kubernetes-style `- name: DATABRICKS_TOKEN` / `value: …` pairs name the value on the line before.
       if (lang === 'yaml' && name === 'value') {
-        const prev = text.slice(text.lastIndexOf('\n', lineStart - 2) + 1, lineStart);
-        const p = /^\s*(?:-\s+)?name:\s*["']?([\w.-]+)["']?\s*$/.exec(prev);
+        const p = /^\s*(?:-\s+)?name:\s*["']?([\w.-]+)["']?\s*$/.exec(previousLine(text, lines, lineStart));
         if (p) return p[1];
       }
       return name;
@@ -205,14 +262,15 @@ function assignedName(text: string, lang: SecretLanguage, literal: { start: numb
     return undefined;
   }
   // `auth=("user", "…")`: the second half of a credential pair (requests, httr, JDBC helpers).
-  const pair = AUTH_PAIR_BEFORE_LITERAL.exec(before);
-  if (pair) return pair[1];
-  const m = NAME_BEFORE_LITERAL.exec(before);
+  if (/auth|credentials/i.test(before)) {
+    const pair = AUTH_PAIR_BEFORE_LITERAL.exec(before.slice(-160));
+    if (pair) return pair[1];
+  }
+  const m = nameAndOperatorBefore(before);
   if (!m) return undefined;
-  const quoted = /^["']/.test(m[1]);
   // `f(token, "…")`: a bare name before a comma is another argument, not this value's name.
-  if (m[2] === ',' && !quoted) return undefined;
-  return quoted ? m[1].slice(1, -1) : m[1];
+  if (m.op === ',' && !m.quoted) return undefined;
+  return m.name;
 }
 
 interface Assignment {
@@ -222,9 +280,9 @@ interface Assignment {
 }
 
 /** Every literal (or unquoted YAML / .env value) with a name, value span stripped of a Bearer prefix. */
-function* assignments(text: string, lang: SecretLanguage, literals: readonly StringLiteral[]): Generator<Assignment> {
+function* assignments(text: string, lang: SecretLanguage, literals: readonly StringLiteral[], lines: readonly number[]): Generator<Assignment> {
   for (const l of literals) {
-    const name = assignedName(text, lang, l);
+    const name = assignedName(text, lang, lines, l);
     if (!name) continue;
     // Templates ("Bearer {}", f"{token}") are filled at run time.
     const content = text.slice(l.contentStart, l.contentEnd);
@@ -241,9 +299,7 @@ function* assignments(text: string, lang: SecretLanguage, literals: readonly Str
       const raw = lang === 'yaml' ? m[4] : m[3];
       const start = (m.index ?? 0) + m[1].length;
       if (lang === 'yaml' && name === 'value') {
-        const lineStart = m.index ?? 0;
-        const prev = text.slice(text.lastIndexOf('\n', lineStart - 2) + 1, lineStart);
-        const p = /^\s*(?:-\s+)?name:\s*["']?([\w.-]+)["']?\s*$/.exec(prev);
+        const p = /^\s*(?:-\s+)?name:\s*["']?([\w.-]+)["']?\s*$/.exec(previousLine(text, lines, m.index ?? 0));
         if (p) name = p[1];
       }
       const literal: SecretLiteral = { start, end: start + raw.length, quoted: false, content: { start, end: start + raw.length }, quote: '', prefix: '' };
