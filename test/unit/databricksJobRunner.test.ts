@@ -376,6 +376,22 @@ describe('JobRunner', () => {
     assert.equal(s.client.calls.filter((c) => c === 'getRun').length, 1);
   });
 
+  it('a cancel that cannot reach Databricks says the run may still be running', async () => {
+    const s = setup();
+    const controller = new AbortController();
+    s.client.cancelRun = async () => {
+      throw new ServiceError('Databricks', undefined, 'ECONNREFUSED', 'Databricks is unreachable at https://dbc-test.cloud.databricks.com (ECONNREFUSED: connection refused).', undefined, 'network');
+    };
+    await assert.rejects(
+      s.runner.runJob({ jobId: 7, jobName: 'nightly' }, { signal: controller.signal, onProgress: (p) => p.state.life_cycle_state === 'RUNNING' && controller.abort() }),
+      (e: unknown) => e instanceof UserFacingError && e.kind === 'network' && /^Could not cancel nightly \(run 42\) in staging: Databricks is unreachable/.test(e.message) && /may still be running/.test(e.display),
+    );
+    assert.deepEqual(
+      s.runner.unfinished().map((r) => r.runId),
+      [42],
+    );
+  });
+
   it('never keeps a run page link that is not on the workspace origin', async () => {
     const s = setup();
     const getRun = s.client.getRun.bind(s.client);

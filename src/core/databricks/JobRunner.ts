@@ -1,5 +1,5 @@
 import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
-import { CancelledError, UserFacingError, errorMessage } from '../errors';
+import { CancelledError, UserFacingError, errorMessage, isCancellation } from '../errors';
 import { ServiceError } from '../http/HttpClient';
 import { newIdempotencyToken, type DatabricksJobsApi } from './DatabricksClient';
 import { safeRunPageUrl } from './responses';
@@ -333,7 +333,18 @@ export class JobRunner {
     for (;;) {
       if (options.signal?.aborted && !cancelRequested) {
         cancelRequested = true;
-        await this.cancel(record, options.reason);
+        try {
+          await this.cancel(record, options.reason);
+        } catch (e) {
+          if (isCancellation(e)) throw e;
+          throw new UserFacingError(
+            e instanceof UserFacingError ? e.kind : 'network',
+            `Could not cancel ${record.name} (run ${record.runId}) in ${record.environment}: ${errorMessage(e)}`,
+            'The run may still be running on Databricks: retry Cancel Run, or open its run page.',
+            undefined,
+            { cause: e },
+          );
+        }
         schedule.reset?.();
       }
       let run: Run;
