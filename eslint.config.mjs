@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'out/', 'node_modules/', 'test-results/', '.cache/', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['dist/', 'out/', 'node_modules/', 'test-results/', '.cache/', '**/*.mjs', '**/*.cjs', 'test/e2e/toolProbe/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -59,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): void {
       return ctx;
     },
     onBackgroundError: warn,
+    log: (level, m) => log[level](redact(m)),
   });
 
   const environments = new EnvironmentsService(settings);

@@ -275,12 +275,14 @@ export class CredentialBroker implements Disposable {
   }
 
   private async exchange(env: Environment, target: CredentialTarget, asked: IdentitySession): Promise<Credential> {
-    const session = await this.options.identity.fresh(SUBJECT_MIN_VALIDITY_SECONDS);
-    if (session.issuer !== asked.issuer || session.subject !== asked.subject)
-      throw new UserFacingError('auth', 'The signed-in account changed while credentials were being requested.', 'Retry.');
     const spec = this.registry.spec(target);
     const settings = env.sections[spec.section];
     const kind = spec.subjectToken(settings);
+    // The token this target sends must be fresh: an ID token where the provider renews none is
+    // reported once by the session, never sent expired.
+    const session = await this.options.identity.fresh(SUBJECT_MIN_VALIDITY_SECONDS, kind);
+    if (session.issuer !== asked.issuer || session.subject !== asked.subject)
+      throw new UserFacingError('auth', 'The signed-in account changed while credentials were being requested.', 'Retry.');
     const issuedAt = this.now();
     const issued = await spec.exchange({
       environment: env,

@@ -1,6 +1,6 @@
 import type { IdentitySession } from '../auth/IdentitySession';
 import { OidcClient, validateIssuer, type OidcApi } from '../auth/OidcClient';
-import type { IdpSettings } from '../auth/SessionManager';
+import { SessionManager, type IdpSettings } from '../auth/SessionManager';
 import type { VerifyResult } from '../audit/AccessLog';
 import { errorMessage } from '../errors';
 import type { AccessGate } from '../access/AccessGate';
@@ -76,7 +76,7 @@ export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
   if (!s) {
     out.push({ area: 'Session', status: 'skip', message: 'Not signed in: credentials are not checked.', action: 'Sign in, then run the doctor again.' });
   } else {
-    const left = Math.round((Math.min(s.accessTokenExpiresAt, s.idTokenExpiresAt) - now()) / 1000);
+    const left = Math.round((SessionManager.expiresAt(s) - now()) / 1000);
     out.push({ area: 'Session', status: left > 0 ? 'ok' : 'warn', message: `Signed in as ${s.name} (${s.subject}); tokens valid for ${Math.max(0, left)} s.` });
     if (s.groups.length) out.push({ area: 'Session', status: 'ok', message: `Groups from the claim "${idp.groupsClaim}": ${s.groups.join(', ')}.` });
     else
