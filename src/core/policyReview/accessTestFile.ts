@@ -320,6 +320,7 @@ export function parseAccessTests(text: string, filename = ACCESS_TESTS_PATH, reg
   }
   const v = new Validator(parsed.root, registry);
   const root = parsed.value;
+  if (root === null || root === undefined) return { errors: [{ line: 1, column: 1, path: '(top level)', message: 'is empty: write cases and/or invariants (see schemas/access-tests.schema.json)' }] };
   if (!isObject(root)) {
     v.error([], `must be a mapping with cases and/or invariants, not ${root === undefined ? 'an empty document' : describeValue(root)}`);
     return { errors: v.errors };
