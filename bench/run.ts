@@ -18,7 +18,7 @@ import { brokerRows } from './sections/broker';
 import { bundleRows } from './sections/bundleSize';
 import { exchangeRows, startExchangeServers } from './sections/exchange';
 import { machineRows } from './sections/machine';
-import { pollingMixRows, pollingSweepRows } from './sections/polling';
+import { pollingMixRows, pollingSweepRows, SCALE } from './sections/polling';
 
 const root = path.resolve(__dirname, '..');
 
@@ -71,8 +71,8 @@ async function main() {
     '- **token exchange**: the extension\'s exchange functions against the sandbox emulators (in another process, so client CPU is the client\'s), ' +
       'blocks of 5 exchanges interleaved with blocks of 5 bare `node:http` GETs to the same server. Wall time includes the emulator verifying the JWT.',
     '- **polling**: requests = runs/get + runs/list (JobRunner\'s history lookup; fixed polling makes none). Delay = when TERMINATED was seen ' +
-      'minus the run\'s end_time. The mix runs the sandbox at ×20 speed, so a few ms of timer and loopback latency show as tenths of a second; ' +
-      'the sweep is the same schedules on a simulated clock.',
+      `minus the run's end_time. The mix runs the sandbox at ×${SCALE} speed, so a few ms of timer and loopback latency (more on a busy machine) show as tenths of a second ` +
+      'and slow answers stretch fixed polling\'s interval; the model rows and the sweep are the same schedules on a simulated clock.',
   ].join('\n');
   console.log(text);
   writeFileSync(path.join(__dirname, 'results.md'), `${text}\n`);

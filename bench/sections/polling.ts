@@ -19,7 +19,7 @@ import { startBenchIssuer } from '../lib/issuer';
 import { ratio, type Row } from '../lib/table';
 
 /** ×10: a few ms of timer or loopback latency (more on a busy machine) are magnified ten times in the delays. */
-const SCALE = 10;
+export const SCALE = 10;
 const SEED = 20_240_601;
 const JITTER = 0.15;
 /** Total nominal durations (s) of the mix; each phase then varies by ±JITTER per run. */
@@ -192,11 +192,31 @@ function simulate(schedule: PollingSchedule, phases: ReturnType<typeof phasesOf>
   }
 }
 
+/** The sweep, plus the mix's lengths on the simulated clock (noise-free: no load, no latency). */
 export function pollingSweepRows(runsPerLength = 20): Row[] {
   const rows: Row[] = [];
+  const mix = { a: [] as { requests: number; delayMs: number }[], x: [] as { requests: number; delayMs: number }[] };
+  for (const scenario of ['first', 'recurring'] as const)
+    for (const total of MIX_TOTALS) {
+      const r = simulateLength(total, scenario, runsPerLength * 2);
+      mix.a.push(...r.a);
+      mix.x.push(...r.x);
+    }
+  rows.push(compare('polling model', `**the mix's lengths (${MIX_TOTALS.join(', ')} s), first and recurring, n=${mix.a.length}**, simulated clock`, mix.a, mix.x));
   for (const scenario of ['first', 'recurring'] as const) {
     for (const total of SWEEP_TOTALS) {
-      const rnd = seededRandom(SEED ^ total);
+      const { a, x } = simulateLength(total, scenario, runsPerLength);
+      const label = total >= 3600 ? `${total / 3600} h` : total >= 60 ? `${total / 60} min` : `${total} s`;
+      rows.push(compare(`polling sweep (${scenario === 'first' ? 'first runs' : 'recurring'})`, `${label} (n=${runsPerLength})`, a, x));
+    }
+  }
+  return rows;
+}
+
+function simulateLength(total: number, scenario: Scenario, runs: number) {
+  {
+    {
+      const rnd = seededRandom((SEED ^ total ^ (scenario === 'first' ? 0 : 0x5bd1e995)) >>> 0);
       const jitter = (ms: number) => Math.round(ms * (1 + JITTER * (2 * rnd() - 1)));
       const jittered = () => {
         const p = phasesOf(total);
@@ -204,7 +224,7 @@ export function pollingSweepRows(runsPerLength = 20): Row[] {
       };
       const a: { requests: number; delayMs: number }[] = [];
       const x: { requests: number; delayMs: number }[] = [];
-      for (let i = 0; i < runsPerLength; i++) {
+      for (let i = 0; i < runs; i++) {
         const history =
           scenario === 'recurring'
             ? Array.from({ length: PAST_RUNS }, () => {
@@ -217,9 +237,7 @@ export function pollingSweepRows(runsPerLength = 20): Row[] {
         a.push(simulate(new RunPollSchedule({ previousDurationsMs: history }), run, 1));
         x.push(simulate(new FixedPollSchedule(3000), run, 0));
       }
-      const label = total >= 3600 ? `${total / 3600} h` : total >= 60 ? `${total / 60} min` : `${total} s`;
-      rows.push(compare(`polling sweep (${scenario === 'first' ? 'first runs' : 'recurring'})`, `${label} (n=${runsPerLength})`, a, x));
+      return { a, x };
     }
   }
-  return rows;
 }
