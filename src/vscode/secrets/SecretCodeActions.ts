@@ -14,12 +14,12 @@ export interface MoveSecretArgs {
   start: number;
 }
 
-/** The finding a diagnostic of ours stands for, from a fresh scan of the document. */
-export function findingFor(document: vscode.TextDocument, diagnostic: vscode.Diagnostic): SecretFinding | undefined {
+/** The finding a diagnostic of ours stands for, among the findings of a fresh scan of the document. */
+export function findingFor(document: vscode.TextDocument, diagnostic: vscode.Diagnostic, findings: readonly SecretFinding[]): SecretFinding | undefined {
   const code = typeof diagnostic.code === 'object' ? diagnostic.code.value : diagnostic.code;
   if (diagnostic.source !== SECRET_DIAGNOSTIC_SOURCE || typeof code !== 'string' || !kindOfCode(code)) return undefined;
   const start = document.offsetAt(diagnostic.range.start);
-  return scanDocument(document)?.findings.find((f) => f.code === code && f.range.start === start);
+  return findings.find((f) => f.code === code && f.range.start === start);
 }
 
 export function toWorkspaceEdit(document: vscode.TextDocument, edits: TextEdit[]): vscode.WorkspaceEdit {
@@ -38,12 +38,13 @@ export class SecretCodeActions implements vscode.CodeActionProvider {
 
   provideCodeActions(document: vscode.TextDocument, _range: vscode.Range, context: vscode.CodeActionContext): vscode.CodeAction[] {
     const actions: vscode.CodeAction[] = [];
+    if (!context.diagnostics.some((d) => d.source === SECRET_DIAGNOSTIC_SOURCE)) return actions;
     const scanned = scanDocument(document);
     if (!scanned || scanned.language === 'ipynb') return actions; // raw notebook JSON: fix the cells instead
+    const text = document.getText();
     for (const diagnostic of context.diagnostics) {
-      const finding = findingFor(document, diagnostic);
+      const finding = findingFor(document, diagnostic, scanned.findings);
       if (!finding) continue;
-      const text = document.getText();
       const fix = environmentCredentialFix(text, scanned.language, finding);
       if (fix && fix.edits.length) {
         const a = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);

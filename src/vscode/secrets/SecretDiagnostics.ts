@@ -8,6 +8,8 @@ import { cellLanguageOf, secretLanguageOf, type SecretLanguage } from '../../cor
 /** The diagnostic source name shown in the Problems view. */
 export const SECRET_DIAGNOSTIC_SOURCE = 'ML Spanner';
 const DEBOUNCE_MS = 400;
+/** Longer documents are scanned on open and save only, not while typing (a scan of 1 MB takes a few hundred ms). */
+const SCAN_WHILE_TYPING_MAX_CHARS = 256 * 1024;
 
 /** The scanner's language for a document: a notebook cell by its language id, a file by its name. */
 export function documentSecretLanguage(document: vscode.TextDocument): SecretLanguage | undefined {
@@ -115,6 +117,7 @@ export class SecretDiagnostics implements vscode.Disposable {
   }
 
   private schedule(document: vscode.TextDocument): void {
+    if (document.offsetAt(document.lineAt(document.lineCount - 1).range.end) > SCAN_WHILE_TYPING_MAX_CHARS) return;
     const key = document.uri.toString();
     const t = this.timers.get(key);
     if (t) clearTimeout(t);
