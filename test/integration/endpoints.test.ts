@@ -50,10 +50,15 @@ function hasCommand(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
 }
 
-/** What a shell does with a registration: remove what must be unset, then set its variables. */
-function applyRegistration(base: NodeJS.ProcessEnv, reg: EndpointRegistration): NodeJS.ProcessEnv {
+/**
+ * What a shell does with a registration: remove what must be unset (or, where removing is
+ * impossible, as with a terminal's environmentVariableCollection, set it empty), then set its
+ * variables.
+ */
+function applyRegistration(base: NodeJS.ProcessEnv, reg: EndpointRegistration, unset: 'delete' | 'empty' = 'delete'): NodeJS.ProcessEnv {
   const env = { ...base };
-  for (const name of reg.unset) delete env[name];
+  if (unset === 'delete') for (const name of reg.unset) delete env[name];
+  else for (const name of reg.blank) env[name] = '';
   return { ...env, ...reg.env };
 }
 
@@ -252,7 +257,10 @@ describe('local credential endpoints with real clients', function () {
       if (!hasCommand('aws', ['--version'])) this.skip();
       const server = endpointServer();
       const reg = await server.register({ environment: 'dev', consumer: { kind: 'terminal', name: 'ML Spanner: dev' }, targets: ['aws'] });
-      const env = applyRegistration(userShell(), reg);
+      // As a terminal gets it: the static keys and profile are emptied, not removed.
+      const env = applyRegistration(userShell(), reg, 'empty');
+      assert.equal(env.AWS_ACCESS_KEY_ID, '');
+      assert.equal(env.AWS_PROFILE, 'default');
       assert.equal(reg.env.AWS_ENDPOINT_URL_STS, stsUrl(), 'the environment\'s STS endpoint, for the CLI too');
       const callerIdentity = () => run('aws', ['sts', 'get-caller-identity', '--output', 'json'], env);
       const ok = await callerIdentity();
@@ -367,7 +375,8 @@ describe('local credential endpoints with real clients', function () {
       const reg = await server.register({ environment: 'dev', consumer: { kind: 'terminal', name: 'gcloud' }, targets: ['google'] });
       assert.equal(reg.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER, `${sandbox().google.spannerUrl}/`);
       const config = mkdtempSync(path.join(tempRoot, 'gcloud-'));
-      const env = applyRegistration({ ...userShell(), CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' }, reg);
+      const env = applyRegistration({ ...userShell(), CLOUDSDK_CONFIG: config, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' }, reg, 'empty');
+      assert.equal(env.CLOUDSDK_AUTH_ACCESS_TOKEN, '', 'emptied, as a terminal does');
       const printed = await run('gcloud', ['auth', 'print-access-token'], env);
       assert.equal(printed.status, 0, printed.stderr);
       const brokered = (await gate.credential(grant, 'google')) as Credential & { accessToken: string };
@@ -455,7 +464,7 @@ describe('local credential endpoints with real clients', function () {
       const short = shortLived(3);
       const server = endpointServer(short.source);
       const reg = await server.register({ environment: 'dev', consumer: { kind: 'task', name: 'sdk' }, targets: ['databricks'] });
-      const child = new Driven(spawn(process.execPath, ['-e', DATABRICKS_JS_CLIENT], { cwd: DATABRICKS_JS_SDK_DIR, env: applyRegistration(userShell(), reg) }) as ChildProcessWithoutNullStreams);
+      const child = new Driven(spawn(process.execPath, ['-e', DATABRICKS_JS_CLIENT], { cwd: DATABRICKS_JS_SDK_DIR, env: applyRegistration(userShell(), reg, 'empty') }) as ChildProcessWithoutNullStreams);
       children.push(child);
       const first = await child.step();
       assert.equal(first.ok, true, String(first.message));

@@ -10,11 +10,13 @@ import * as path from 'node:path';
  */
 export class ConsumerFiles {
   private dir?: string;
+  private disposed = false;
 
   constructor(private readonly root: string = os.tmpdir()) {}
 
   /** The directory, made on first use. */
   directory(): string {
+    if (this.disposed) throw new Error('the credential files directory was removed');
     if (!this.dir) this.dir = mkdtempSync(path.join(this.root, 'mlspanner-endpoints-'));
     return this.dir;
   }
@@ -28,12 +30,18 @@ export class ConsumerFiles {
     return file;
   }
 
+  /** Empties files in place (their paths stay valid for the processes that were given them). */
+  async empty(files: readonly string[]): Promise<void> {
+    await Promise.all(files.map((f) => fs.truncate(f, 0).catch(() => undefined)));
+  }
+
   async remove(files: readonly string[]): Promise<void> {
     await Promise.all(files.map((f) => fs.rm(f, { force: true })));
   }
 
   /** Removes the directory and everything in it (synchronous: it runs on window close). */
   dispose(): void {
+    this.disposed = true;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }

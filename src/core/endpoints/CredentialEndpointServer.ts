@@ -24,6 +24,7 @@ import {
   googleVariables,
   GOOGLE_INTROSPECT_PATH,
   isAwsCredential,
+  NOT_BLANKABLE,
   sameDatabricksHost,
   TARGET_PATH,
   type EndpointFailure,
@@ -80,12 +81,21 @@ export interface EndpointRegistration {
   readonly targets: readonly EndpointTarget[];
   /** Variables to set in the process. Hold the consumer's endpoint secret: never log them. */
   readonly env: Readonly<Record<string, string>>;
-  /** Variables to remove from the process (set them empty where removal is impossible). */
+  /** Variables to remove from the process: static tokens and profiles that would win. */
   readonly unset: readonly string[];
-  /** Files the variables point at; deleted on revoke. */
+  /**
+   * The names in `unset` that may be set to "" instead where removing is impossible (a
+   * terminal's environmentVariableCollection): the SDKs read them as unset when empty.
+   */
+  readonly blank: readonly string[];
+  /** Files the variables point at (in a private directory, mode 0600). */
   readonly files: readonly string[];
   readonly revoked: boolean;
-  /** Ends the registration: its URLs answer 401 from now on and its files are deleted. */
+  /**
+   * Ends the registration: its URLs answer 401 (with the reason) from now on, the Google
+   * credentials file is deleted and the AWS token file emptied (the AWS config files, which hold
+   * no secret, stay until dispose so a process started later still gets the clear 401).
+   */
   revoke(reason?: string): Promise<void>;
 }
 
@@ -113,7 +123,12 @@ interface Registration {
   consumer: EndpointConsumer;
   targets: EndpointTarget[];
   databricksHost?: string;
+  /** Deleted on revoke (the Google credentials file). */
   files: string[];
+  /** Kept until dispose, so a process started after revoke still reaches the endpoint and reads why (AWS config files; no secret). */
+  kept: string[];
+  /** Emptied on revoke, deleted on dispose (the AWS token file: botocore fails on a missing one). */
+  tokenFiles: string[];
   stats: Map<EndpointTarget, TargetStats>;
   /** Digest of the last Google token handed out, for introspection; never the token. */
   googleTokenDigest?: Buffer;
@@ -121,8 +136,8 @@ interface Registration {
   revoked: boolean;
 }
 
+/** A revoked prefix: it answers 401 with the reason (the 128-bit prefix is proof enough to learn that). */
 interface Tombstone {
-  secretDigest: Buffer;
   reason: string;
 }
 
@@ -253,6 +268,8 @@ export class CredentialEndpointServer implements Disposable {
       targets,
       databricksHost: env.databricks?.host,
       files: [],
+      kept: [],
+      tokenFiles: [],
       stats: new Map(targets.map((t) => [t, { fetches: 0, failures: 0, reported: new Set<string>() }])),
       revoked: false,
     };
@@ -271,20 +288,22 @@ export class CredentialEndpointServer implements Disposable {
         }
         if (target === 'aws') {
           const config = await this.files.write(`${id}-aws-config`, awsConfigFile(env.aws!.region));
-          reg.files.push(config);
+          reg.kept.push(config);
           const credentials = await this.files.write(`${id}-aws-credentials`, '');
-          reg.files.push(credentials);
-          parts.push(awsVariables(`${base}/${TARGET_PATH.aws}`, secret, { config, credentials }, env.aws!));
+          reg.kept.push(credentials);
+          const token = await this.files.write(`${id}-aws-token`, secret);
+          reg.tokenFiles.push(token);
+          parts.push(awsVariables(`${base}/${TARGET_PATH.aws}`, secret, { config, credentials, token }, env.aws!));
         }
       }
     } catch (e) {
-      await this.files.remove(reg.files);
+      await this.files.remove([...reg.files, ...reg.kept, ...reg.tokenFiles]);
       throw new UserFacingError('service', `Could not write the credentials file for ${consumerLabel(reg.consumer)}.`, undefined, undefined, { cause: e });
     }
     const vars: Record<string, string> = Object.assign({}, ...parts.map((p) => p.env));
     const unset = [...new Set(parts.flatMap((p) => p.unset))].filter((name) => !(name in vars));
     if (this.disposed || this.revokedAllAt > startedAt || (this.revokedEnvAt.get(reg.environment) ?? 0) > startedAt) {
-      await this.files.remove(reg.files);
+      await this.files.remove([...reg.files, ...reg.kept, ...reg.tokenFiles]);
       throw new UserFacingError('cancelled', `The credentials of "${reg.environment}" were revoked while ${consumerLabel(reg.consumer)} was being set up.`);
     }
     this.byPrefix.set(prefix, reg);
@@ -299,7 +318,8 @@ export class CredentialEndpointServer implements Disposable {
       targets: [...targets],
       env: vars,
       unset,
-      files: [...reg.files],
+      blank: unset.filter((name) => !NOT_BLANKABLE.has(name)),
+      files: [...reg.files, ...reg.kept, ...reg.tokenFiles],
       get revoked() {
         return reg.revoked;
       },
@@ -359,14 +379,14 @@ export class CredentialEndpointServer implements Disposable {
   private async revokeRegistration(reg: Registration, reason: string): Promise<void> {
     if (reg.revoked) return;
     this.markRevoked(reg, reason);
-    await this.files.remove(reg.files);
+    await Promise.all([this.files.remove(reg.files), this.files.empty(reg.tokenFiles)]);
   }
 
   /** Forgets the registration (its secret stays only as a digest, so revoked URLs answer 401) and writes the counts. */
   private markRevoked(reg: Registration, reason: string): void {
     reg.revoked = true;
     this.byPrefix.delete(reg.prefix);
-    this.tombstones.set(reg.prefix, { secretDigest: reg.secretDigest, reason });
+    this.tombstones.set(reg.prefix, { reason });
     while (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value as string);
     for (const [target, s] of reg.stats) {
       if (!s.fetches && !s.failures) continue;
@@ -449,9 +469,8 @@ export class CredentialEndpointServer implements Disposable {
         presented = form.get('refresh_token') ?? undefined;
       }
 
-      const secretDigest = (reg ?? tomb!).secretDigest;
-      if (!secretMatches(presented, secretDigest)) {
-        if (reg) this.noteFailure(reg, target, { status: 401, code: 'UNAUTHENTICATED', message: 'wrong or missing endpoint secret' });
+      if (reg && !secretMatches(presented, reg.secretDigest)) {
+        this.noteFailure(reg, target, { status: 401, code: 'UNAUTHENTICATED', message: 'wrong or missing endpoint secret' });
         throw fail(401, 'UNAUTHENTICATED', 'Wrong or missing credential endpoint secret.');
       }
       if (!reg) {
@@ -597,13 +616,14 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
 
 /**
  * A registration as a .env file (python-dotenv, docker --env-file, VS Code's `envFile`).
- * Variables to unset are written empty, which the SDKs read as unset. The file holds the
- * consumer's endpoint secret: write it with mode 0600 and delete it when the registration ends.
+ * A .env file cannot remove a variable: the `blank` ones are written empty, which the SDKs read
+ * as unset. The file holds the consumer's endpoint secret: write it with mode 0600, keep it out
+ * of version control and delete it when the registration ends.
  */
-export function toDotEnv(reg: Pick<EndpointRegistration, 'environment' | 'env' | 'unset'>): string {
+export function toDotEnv(reg: Pick<EndpointRegistration, 'environment' | 'env' | 'blank'>): string {
   const quote = (v: string) => (/^[\w./:@+-]*$/.test(v) ? v : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
   const lines = [`# ML Spanner Access: local credential endpoints for "${reg.environment}". Valid while VS Code runs; do not commit.`];
   for (const [k, v] of Object.entries(reg.env)) lines.push(`${k}=${quote(v)}`);
-  for (const k of reg.unset) lines.push(`${k}=`);
+  for (const k of reg.blank) lines.push(`${k}=`);
   return lines.join('\n') + '\n';
 }

@@ -81,15 +81,19 @@ export const UNSET_VARIABLES: Record<EndpointTarget, readonly string[]> = {
     'AWS_SECRET_ACCESS_KEY',
     'AWS_SESSION_TOKEN',
     'AWS_SECURITY_TOKEN',
-    'AWS_PROFILE',
-    'AWS_DEFAULT_PROFILE',
     'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
     'AWS_WEB_IDENTITY_TOKEN_FILE',
     'AWS_ROLE_ARN',
     'AWS_ROLE_SESSION_NAME',
   ],
 };
+
+/**
+ * Names in UNSET_VARIABLES that must really be removed: set empty, they still win (botocore
+ * prefers a relative container URI, even an empty one, which points off this machine). Every
+ * other name reads as unset when empty, in the SDKs and CLIs tested here.
+ */
+export const NOT_BLANKABLE: ReadonlySet<string> = new Set(['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']);
 
 /** Epoch seconds, whole: the Databricks `expires_on`. */
 export function epochSeconds(ms: number): number {
@@ -167,15 +171,20 @@ export function databricksVariables(host: string, url: string): TargetVariables 
 /**
  * The AWS SDKs ask the shared credentials and config files before the container provider, so
  * a `[default]` profile with keys would win: the registration points both at its own files
- * (the config holds the region, the credentials file is empty).
+ * (the config holds the region, the credentials file is empty) and names their `default`
+ * profile (an empty AWS_PROFILE is an error to the CLI, and a terminal cannot remove one).
  */
-export function awsVariables(url: string, secret: string, files: { config: string; credentials: string }, settings: { region?: string; stsEndpoint?: string }): TargetVariables {
+export function awsVariables(url: string, secret: string, files: { config: string; credentials: string; token: string }, settings: { region?: string; stsEndpoint?: string }): TargetVariables {
   const region = settings.region;
   const env: Record<string, string> = {
     AWS_CONTAINER_CREDENTIALS_FULL_URI: url,
+    // Both forms: the SDKs that know the file read it first (so a stale one in the shell cannot win).
     AWS_CONTAINER_AUTHORIZATION_TOKEN: secret,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: files.token,
     AWS_CONFIG_FILE: files.config,
     AWS_SHARED_CREDENTIALS_FILE: files.credentials,
+    AWS_PROFILE: 'default',
+    AWS_DEFAULT_PROFILE: 'default',
   };
   if (region) {
     env.AWS_REGION = region;

@@ -163,10 +163,16 @@ describe('local credential endpoints', () => {
       assert.equal(r.env.AWS_REGION, 'eu-west-1');
       assert.equal(r.env.AWS_ENDPOINT_URL_STS, undefined, 'the default regional endpoint needs no variable');
       assert.equal(r.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SPANNER, undefined);
-      for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'DATABRICKS_TOKEN', 'DATABRICKS_CONFIG_PROFILE', 'CLOUDSDK_AUTH_ACCESS_TOKEN']) {
+      assert.equal(r.env.AWS_PROFILE, 'default', "the registration's own config file");
+      for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'DATABRICKS_TOKEN', 'DATABRICKS_CONFIG_PROFILE', 'CLOUDSDK_AUTH_ACCESS_TOKEN']) {
         assert.ok(r.unset.includes(name), `${name} is unset`);
       }
       assert.deepEqual(r.unset.filter((n) => n in r.env), [], 'nothing both set and unset');
+      assert.deepEqual(
+        r.unset.filter((n) => !r.blank.includes(n)),
+        ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'],
+        'only a relative container URI must really be removed (botocore prefers it even empty)',
+      );
     }
     assert.notEqual(prefixOf(a), prefixOf(b));
     assert.notEqual(a.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, b.env.AWS_CONTAINER_AUTHORIZATION_TOKEN);
@@ -222,6 +228,16 @@ describe('local credential endpoints', () => {
     assert.equal(Date.parse(String(ok.body.Expiration)), Math.floor(c.expiresAt / 1000) * 1000);
     assert.equal(readFileSync(r.env.AWS_CONFIG_FILE, 'utf8'), '[default]\nregion = eu-west-1\n');
     assert.equal(readFileSync(r.env.AWS_SHARED_CREDENTIALS_FILE, 'utf8'), '', 'no profile can win over the endpoint');
+    assert.equal(readFileSync(r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, 'utf8'), r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, 'the same secret, for SDKs that read the file first');
+    if (process.platform !== 'win32') for (const f of r.files) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+    await r.revoke();
+    assert.equal(readFileSync(r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, 'utf8'), '', 'the secret leaves the disk on revoke');
+    const revoked = await request(r.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: '' } });
+    assert.equal(revoked.status, 401);
+    assert.match(String(revoked.body.Message), /revoked \(terminal closed\)/, 'a process reading the emptied file still learns why');
+    assert.ok(existsSync(r.env.AWS_CONFIG_FILE), 'the config (no secret) stays until dispose, so the CLI reaches the endpoint');
+    server.dispose();
+    for (const f of r.files) assert.equal(existsSync(f), false, f);
   });
 
   it('Google: an external_account_authorized_user file with the endpoint and the secret (no token), private, removed on revoke', async () => {
@@ -458,7 +474,7 @@ describe('local credential endpoints', () => {
   });
 
   it('writes a registration as a .env file: values quoted when needed, unset names empty', () => {
-    const text = toDotEnv({ environment: 'dev', env: { A: 'http://127.0.0.1:1/x', B: 'C:\\Users\\a b\\f.json' }, unset: ['AWS_PROFILE'] });
-    assert.equal(text, '# ML Spanner Access: local credential endpoints for "dev". Valid while VS Code runs; do not commit.\nA=http://127.0.0.1:1/x\nB="C:\\\\Users\\\\a b\\\\f.json"\nAWS_PROFILE=\n');
+    const text = toDotEnv({ environment: 'dev', env: { A: 'http://127.0.0.1:1/x', B: 'C:\\Users\\a b\\f.json' }, blank: ['AWS_SESSION_TOKEN'] });
+    assert.equal(text, '# ML Spanner Access: local credential endpoints for "dev". Valid while VS Code runs; do not commit.\nA=http://127.0.0.1:1/x\nB="C:\\\\Users\\\\a b\\\\f.json"\nAWS_SESSION_TOKEN=\n');
   });
 });
