@@ -38,8 +38,12 @@ export const SECRET_SCAN_GLOB = '**/{*.py,*.ipynb,*.sql,*.scala,*.r,*.R,*.env,.e
 /** Folders the workspace scan skips: dependencies, build output, version control. */
 export const SECRET_SCAN_EXCLUDE = '**/{node_modules,.git,.venv,venv,__pycache__,.tox,dist,build,out,site-packages,.ipynb_checkpoints}/**';
 
+/** Lock files: generated, large, full of integrity hashes; never where someone pastes a token. */
+const LOCK_FILE = /(?:^package-lock\.json|^npm-shrinkwrap\.json|\.lock\.json|^Pipfile\.lock|^composer\.lock|\.min\.json)$/i;
+
 export function secretLanguageOf(fileName: string, languageId?: string): SecretLanguage | undefined {
   const base = fileName.replace(/\\/g, '/').split('/').pop() ?? fileName;
+  if (LOCK_FILE.test(base)) return undefined;
   // .ipynb is JSON on disk but a notebook of cells; decide by name before the JSON language id.
   if (/\.ipynb$/i.test(base)) return languageId && languageId !== 'json' && BY_LANGUAGE_ID[languageId] ? BY_LANGUAGE_ID[languageId] : 'ipynb';
   if (languageId && BY_LANGUAGE_ID[languageId]) return BY_LANGUAGE_ID[languageId];

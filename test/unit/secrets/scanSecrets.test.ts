@@ -102,6 +102,8 @@ describe('secret scanner', () => {
     assert.equal(secretLanguageOf('x.R'), 'r');
     assert.equal(secretLanguageOf('x.txt'), undefined);
     assert.equal(scanFile('x.txt', PAT), undefined);
+    assert.equal(secretLanguageOf('web/package-lock.json', 'json'), undefined, 'lock files are generated');
+    assert.equal(secretLanguageOf('Pipfile.lock'), undefined);
   });
 
   it('tells secret names from names about secrets', () => {
