@@ -9,7 +9,7 @@ import { AccessGate, type Grant } from '../../src/core/access/AccessGate';
 import type { AccessEventInput } from '../../src/core/audit/AccessLog';
 import type { SessionManager } from '../../src/core/auth/SessionManager';
 import type { Credential } from '../../src/core/credentials/Credential';
-import { CredentialEndpointServer, type EndpointCredentialSource, type EndpointRegistration } from '../../src/core/endpoints/CredentialEndpointServer';
+import { CredentialEndpointServer, mergeNoProxy, type EndpointCredentialSource, type EndpointRegistration } from '../../src/core/endpoints/CredentialEndpointServer';
 import type { EndpointTarget } from '../../src/core/endpoints/endpointProtocols';
 import { createHttpClient } from '../../src/core/http/HttpClient';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
@@ -391,6 +391,19 @@ describe('local credential endpoints with real clients', function () {
       assert.notEqual(after.status, 0);
       assert.match(after.stderr, /Failed to load credential file: .*was not found/);
       assert.equal(after.stdout.trim(), '');
+    });
+
+    it('behind an HTTPS proxy, NO_PROXY from the registration keeps the endpoint requests (and the secret) on this machine', async () => {
+      const server = endpointServer();
+      const reg = await server.register({ environment: 'dev', consumer: { kind: 'terminal', name: 'proxied' }, targets: ['google'] });
+      // A proxy nobody listens on: a request sent to it fails.
+      const proxied = { PATH: process.env.PATH, HOME: home, HTTP_PROXY: 'http://127.0.0.9:9', HTTPS_PROXY: 'http://127.0.0.9:9', http_proxy: 'http://127.0.0.9:9', https_proxy: 'http://127.0.0.9:9' };
+      const without = spawnDriven(process.execPath, ['-e', GOOGLE_CLIENT], applyRegistration(proxied, reg));
+      assert.equal((await without.step(sessionsUrl())).ok, false, 'the proxy got the request');
+      const noProxy = mergeNoProxy(undefined, reg.noProxy);
+      const withNoProxy = spawnDriven(process.execPath, ['-e', GOOGLE_CLIENT], applyRegistration({ ...proxied, NO_PROXY: noProxy, no_proxy: noProxy }, reg));
+      const r = await withNoProxy.step(sessionsUrl());
+      assert.equal(r.ok, true, String(r.message));
     });
 
     it('the token handed out is the environment\'s scoped Google token, not the identity provider\'s', async () => {

@@ -88,6 +88,11 @@ export interface EndpointRegistration {
    * terminal's environmentVariableCollection): the SDKs read them as unset when empty.
    */
   readonly blank: readonly string[];
+  /**
+   * Hosts to add to NO_PROXY and no_proxy (see mergeNoProxy): with HTTP(S)_PROXY set, gaxios,
+   * requests and gcloud would otherwise send the endpoint requests, secret included, to the proxy.
+   */
+  readonly noProxy: readonly string[];
   /** Files the variables point at (in a private directory, mode 0600). */
   readonly files: readonly string[];
   readonly revoked: boolean;
@@ -148,6 +153,15 @@ const MAX_TOMBSTONES = 1000;
 const MAX_BODY_BYTES = 8 * 1024;
 const TOKEN = '[A-Za-z0-9_-]+';
 const ROUTE = new RegExp(`^/(${TOKEN})/(?:(databricks)/(${TOKEN})|(aws)|google/(token|introspect))$`);
+
+const LOOPBACK_NO_PROXY: readonly string[] = ['127.0.0.1', 'localhost'];
+
+/** NO_PROXY with the endpoint hosts added (kept as is when they are there already). */
+export function mergeNoProxy(current: string | undefined, hosts: readonly string[] = LOOPBACK_NO_PROXY): string {
+  const list = (current ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  for (const h of hosts) if (!list.includes(h)) list.push(h);
+  return list.join(',');
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -319,6 +333,7 @@ export class CredentialEndpointServer implements Disposable {
       env: vars,
       unset,
       blank: unset.filter((name) => !NOT_BLANKABLE.has(name)),
+      noProxy: LOOPBACK_NO_PROXY,
       files: [...reg.files, ...reg.kept, ...reg.tokenFiles],
       get revoked() {
         return reg.revoked;

@@ -8,6 +8,7 @@ import type { Credential } from '../../../src/core/credentials/Credential';
 import { UserFacingError } from '../../../src/core/errors';
 import {
   CredentialEndpointServer,
+  mergeNoProxy,
   secretMatches,
   toDotEnv,
   type EndpointConsumer,
@@ -471,6 +472,14 @@ describe('local credential endpoints', () => {
     assert.equal(existsSync(dir), false);
     await assert.rejects(request(r.env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: r.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } }), /ECONNREFUSED|socket hang up|ECONNRESET/);
     await assert.rejects(server.register({ environment: 'dev', consumer }), /shut down/);
+  });
+
+  it('adds the loopback hosts to NO_PROXY without dropping what is there', async () => {
+    const r = await server.register({ environment: 'dev', consumer });
+    assert.deepEqual(r.noProxy, ['127.0.0.1', 'localhost']);
+    assert.equal(mergeNoProxy(undefined), '127.0.0.1,localhost');
+    assert.equal(mergeNoProxy('.corp.example, localhost'), '.corp.example,localhost,127.0.0.1');
+    assert.equal(mergeNoProxy('127.0.0.1,localhost'), '127.0.0.1,localhost');
   });
 
   it('writes a registration as a .env file: values quoted when needed, unset names empty', () => {
