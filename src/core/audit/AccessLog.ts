@@ -1,12 +1,14 @@
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { redact, redactDeep } from '../redact';
 import { entryMembers, GENESIS, sealLine, type EntryMembers } from './entryFormat';
 import { FileLock, type FileLockOptions, type HeldLock } from './FileLock';
 import { LogAnchor, type AnchorStore, type LogSeal } from './LogAnchor';
-import { verifyLogText, type AnchorState, type LogHead, type VerifyResult } from './verifyLog';
+import { readLines } from './readLines';
+import { ChainVerifier, type AnchorState, type LogHead, type VerifyResult } from './verifyLog';
 
 export type AccessEventType =
   | 'signIn'
@@ -293,26 +295,31 @@ export class AccessLog implements AccessEventSink {
   }
 
   async verify(): Promise<VerifyResult> {
-    const { text, anchor } = await this.snapshot();
-    return verifyLogText(text, anchor);
+    const { anchor, size } = await this.snapshot();
+    return verifyFile(this.file, size, anchor);
   }
 
   /** Writes a copy of the log to `target` and returns the verification of exactly that copy. */
   async export(target: string): Promise<VerifyResult> {
-    const { text, anchor } = await this.snapshot();
-    await fs.writeFile(target, text, { encoding: 'utf8', mode: 0o600 });
-    return verifyLogText(text, anchor);
+    const { anchor, size } = await this.snapshot();
+    if (size > 0) await pipeline(fsSync.createReadStream(this.file, { start: 0, end: size - 1 }), fsSync.createWriteStream(target, { mode: 0o600 }));
+    else await fs.writeFile(target, '', { mode: 0o600 });
+    return verifyFile(target, size, anchor);
   }
 
-  /** The file and its anchor as of one moment: read under the lock, the head before the file. */
-  private async snapshot(): Promise<{ text: string; anchor?: AnchorState | 'missing' }> {
+  /**
+   * The log as of one moment: under the lock (no write half done), the anchor and the file's
+   * size. Appends only add after that size, so the first `size` bytes can be read after the
+   * lock is released without holding up other windows.
+   */
+  private async snapshot(): Promise<{ size: number; anchor?: AnchorState | 'missing' }> {
     await this.flush();
     let lock: HeldLock | undefined;
     try {
       await fs.access(path.dirname(this.file));
       lock = await this.lock.acquire();
     } catch {
-      // No directory yet (nothing written), or the lock is stuck: read as is.
+      // No folder yet (nothing written), or the lock is stuck: read as is.
     }
     try {
       let anchor: AnchorState | 'missing' | undefined;
@@ -320,11 +327,25 @@ export class AccessLog implements AccessEventSink {
         const seal = this.seal ?? (await this.anchor.readSeal());
         anchor = seal ? { key: seal.key, sealedFrom: seal.sealedFrom, head: await this.anchor.readHead() } : 'missing';
       }
-      return { text: await readIfExists(this.file), anchor };
+      const size = await fs.stat(this.file).then(
+        (st) => st.size,
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return 0;
+          throw e;
+        },
+      );
+      return { size, anchor };
     } finally {
       await lock?.release();
     }
   }
+}
+
+/** Streams the first `size` bytes of a log file through the chain check. */
+async function verifyFile(file: string, size: number, anchor?: AnchorState | 'missing'): Promise<VerifyResult> {
+  const v = new ChainVerifier(anchor);
+  if (size > 0) await readLines(file, 0, size, 1, (n, l, o) => v.line(n, l, o));
+  return v.finish(size, (from, to, line, fn) => readLines(file, from, to, line, fn));
 }
 
 function errorText(e: unknown): string {

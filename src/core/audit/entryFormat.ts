@@ -92,7 +92,17 @@ export function sealLine(members: EntryMembers, seq: number, prev: string, key?:
 
 /** The canonical body of a written line (the line without `hash` and `mac`), or undefined. */
 export function rawBody(line: string, hash: unknown, mac: unknown): string | undefined {
-  if (typeof hash !== 'string' || (mac !== undefined && typeof mac !== 'string')) return undefined;
-  const suffix = `,"hash":"${hash}"${mac === undefined ? '' : `,"mac":"${mac}"`}}`;
-  return line.endsWith(suffix) ? `${line.slice(0, line.length - suffix.length)}}` : undefined;
+  // Matches the tail `,"hash":"<hash>"[,"mac":"<mac>"]}` in place, without building it.
+  if (typeof hash !== 'string' || !line.endsWith('"}')) return undefined;
+  let end = line.length - 2; // where the last string value ends
+  if (mac !== undefined) {
+    if (typeof mac !== 'string') return undefined;
+    const at = end - mac.length - 8;
+    if (!line.startsWith(',"mac":"', at) || !line.startsWith(mac, at + 8)) return undefined;
+    end = at - 1;
+    if (line.charCodeAt(end) !== 0x22) return undefined; // the quote closing the hash
+  }
+  const at = end - hash.length - 9;
+  if (at < 1 || !line.startsWith(',"hash":"', at) || !line.startsWith(hash, at + 9)) return undefined;
+  return `${line.slice(0, at)}}`;
 }

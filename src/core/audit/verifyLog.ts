@@ -85,141 +85,178 @@ function analyse(line: string): Analysed | 'json' | 'shape' {
 }
 
 /** Calls `fn` for each line of text[from, to), with 1-based line numbers starting at `firstLine`. */
-function forEachLine(text: string, from: number, to: number, firstLine: number, fn: (lineNo: number, line: string, offset: number) => void): void {
+function forEachLine(text: string, from: number, to: number, firstLine: number, fn: LineFn): void {
   let start = from;
   let lineNo = firstLine;
   while (start < to) {
     let end = text.indexOf('\n', start);
     if (end < 0 || end > to) end = to;
-    let line = text.slice(start, end);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    fn(lineNo++, line, start);
+    fn(lineNo++, text.slice(start, end), start);
     start = end + 1;
   }
 }
 
+/** Receives one line (without its newline) with its 1-based number and where it starts. */
+export type LineFn = (lineNo: number, line: string, offset: number) => void;
+
+/** Reads lines [from, to) again, numbered from `firstLine`: how a failing run is re-checked. */
+export type Reread = (from: number, to: number, firstLine: number, fn: LineFn) => void | Promise<void>;
+
+interface Break extends LogBreak {
+  /** Entries before this line. */
+  before: number;
+}
+
 /**
- * Checks a whole log text: every line parses, `seq` increases by one, each `prev` links to the
- * previous hash, each hash matches its line; with an anchor, sealed entries carry a MAC that
- * matches, and the file still holds the recorded head (not shortened, emptied or rewritten).
- * Reports every break; after a break it resynchronises on the broken entry, so one damaged line
- * is one break.
+ * Checks a log line by line, so a file can be streamed through it: every line parses, `seq`
+ * increases by one, each `prev` links to the previous hash, each hash matches its line; with an
+ * anchor, sealed entries carry a MAC that matches, and the log still holds the recorded head (not
+ * shortened, emptied or rewritten). Records every break; after a break it resynchronises on the
+ * broken entry, so one damaged line is one break.
  *
  * MACs are checked per run of intact links: the hash chain ties every entry of a run to its last
  * entry, so one valid MAC at the end of a run vouches for the whole run. Only a run whose last MAC
- * fails is checked entry by entry, to name each forged line.
+ * fails is read again (`reread`) and checked entry by entry, to name each forged line.
  *
  * `anchor === 'missing'`: a secret store is configured but holds no key.
  */
-export function verifyLogText(text: string, anchor?: AnchorState | 'missing'): VerifyResult {
-  const breaks: LogBreak[] = [];
-  let omitted = 0;
-  const fail = (line: number, reason: string) => {
-    if (breaks.length < MAX_BREAKS) breaks.push({ line, reason });
-    else omitted++;
-  };
-  const sealed = anchor && anchor !== 'missing' ? anchor : undefined;
-  let keyMissingReported = false;
+export class ChainVerifier {
+  private readonly breaks: Break[] = [];
+  private omitted = 0;
+  private readonly sealed?: AnchorState;
+  private keyMissingReported = false;
+  private expectSeq = 1;
+  private expectPrev = GENESIS;
+  private total = 0;
+  private lastLine = 0;
+  private lastSeq = 0;
+  private headAt?: { line: number; hash: string; before: number };
+  /** The current run of intact links: where it starts, and its last sealed entry. */
+  private run?: { offset: number; line: number; before: number; last?: { body: string; mac: string } };
+  private readonly failedRuns: Array<{ from: number; to: number; line: number; before: number }> = [];
 
-  let expectSeq = 1;
-  let expectPrev = GENESIS;
-  let total = 0;
-  let lastLine = 0;
-  let lastSeq = 0;
-  let headAt: { line: number; hash: string } | undefined;
+  constructor(private readonly anchor?: AnchorState | 'missing') {
+    this.sealed = anchor && anchor !== 'missing' ? anchor : undefined;
+  }
 
-  // The current run of intact links: where it starts, and its last sealed entry.
-  let run: { offset: number; line: number; last?: { body: string; mac: string } } | undefined;
-  const closeRun = (endOffset: number) => {
-    const r = run;
-    run = undefined;
-    if (!sealed || !r?.last || hmacHex(sealed.key, r.last.body) === r.last.mac) return;
-    forEachLine(text, r.offset, endOffset, r.line, (lineNo, line) => {
-      const a = line.trim() ? analyse(line) : undefined;
-      if (typeof a !== 'object' || !a.hashOk || a.seq < sealed.sealedFrom || typeof a.e.mac !== 'string') return;
-      if (hmacHex(sealed.key, a.body) !== a.e.mac) fail(lineNo, REASON.badMac);
-    });
-  };
+  private fail(line: number, reason: string, before: number): void {
+    if (this.breaks.length < MAX_BREAKS) this.breaks.push({ line, reason, before });
+    else this.omitted++;
+  }
 
-  forEachLine(text, 0, text.length, 1, (lineNo, line, offset) => {
+  private closeRun(endOffset: number): void {
+    const r = this.run;
+    this.run = undefined;
+    if (!this.sealed || !r?.last || hmacHex(this.sealed.key, r.last.body) === r.last.mac) return;
+    this.failedRuns.push({ from: r.offset, to: endOffset, line: r.line, before: r.before });
+  }
+
+  line(lineNo: number, raw: string, offset: number): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (!line.trim()) return;
-    total++;
-    lastLine = lineNo;
+    const before = this.total++;
+    this.lastLine = lineNo;
     const a = analyse(line);
     if (typeof a !== 'object') {
-      closeRun(offset);
-      fail(lineNo, a === 'json' ? REASON.json : REASON.shape);
+      this.closeRun(offset);
+      this.fail(lineNo, a === 'json' ? REASON.json : REASON.shape, before);
       return;
     }
     const { e, seq, hash } = a;
     const reasons: string[] = [];
-    if (seq !== expectSeq) reasons.push(`sequence ${seq}, expected ${expectSeq}`);
-    if (e.prev !== expectPrev) reasons.push(REASON.link);
+    if (seq !== this.expectSeq) reasons.push(`sequence ${seq}, expected ${this.expectSeq}`);
+    if (e.prev !== this.expectPrev) reasons.push(REASON.link);
     if (!a.hashOk) reasons.push(REASON.edited);
-    if (reasons.length) closeRun(offset);
+    if (reasons.length) this.closeRun(offset);
     if (a.hashOk) {
-      run ??= { offset, line: lineNo };
-      if (sealed && seq >= sealed.sealedFrom) {
-        if (typeof e.mac === 'string') run.last = { body: a.body, mac: e.mac };
+      this.run ??= { offset, line: lineNo, before };
+      if (this.sealed && seq >= this.sealed.sealedFrom) {
+        if (typeof e.mac === 'string') this.run.last = { body: a.body, mac: e.mac };
         else reasons.push(REASON.noMac);
-      } else if (anchor === 'missing' && e.mac !== undefined && !keyMissingReported) {
-        keyMissingReported = true;
+      } else if (this.anchor === 'missing' && e.mac !== undefined && !this.keyMissingReported) {
+        this.keyMissingReported = true;
         reasons.push(REASON.keyMissing);
       }
     }
-    if (reasons.length) fail(lineNo, reasons.join('; '));
-    expectSeq = seq + 1;
-    expectPrev = hash;
-    lastSeq = seq;
-    if (sealed?.head && seq === sealed.head.seq) headAt = { line: lineNo, hash };
-  });
-  closeRun(text.length);
-
-  const head = sealed?.head;
-  if (head) {
-    if (headAt) {
-      if (headAt.hash !== head.hash) fail(headAt.line, `entry ${head.seq} is not the one recorded in the secret store (the log was rewritten)`);
-    } else if (total === 0) {
-      fail(1, `the log is empty, but ${head.seq} ${head.seq === 1 ? 'entry was' : 'entries were'} recorded (the file was emptied or replaced)`);
-    } else if (head.seq > lastSeq) {
-      const n = head.seq - lastSeq;
-      fail(lastLine + 1, `the log ends at entry ${lastSeq}, but entry ${head.seq} was recorded: ${n} ${n === 1 ? 'entry' : 'entries'} removed from the end`);
-    } else {
-      fail(lastLine + 1, `entry ${head.seq}, recorded in the secret store, is missing from the log`);
-    }
+    if (reasons.length) this.fail(lineNo, reasons.join('; '), before);
+    this.expectSeq = seq + 1;
+    this.expectPrev = hash;
+    this.lastSeq = seq;
+    if (this.sealed?.head && seq === this.sealed.head.seq) this.headAt = { line: lineNo, hash, before };
   }
 
-  const merged = mergeByLine(breaks);
-  const first = merged[0];
-  const result: VerifyResult = {
-    ok: merged.length === 0,
-    count: first ? countBefore(text, first.line) : total,
-    total,
-    breaks: merged,
-    anchor: sealed ? 'anchored' : 'unanchored',
-  };
-  if (first) result.brokenAt = first;
-  if (sealed) result.sealedFrom = sealed.sealedFrom;
-  if (omitted) result.omittedBreaks = omitted;
-  return result;
+  /** `endOffset`: where the log ends (for the last run); `reread` re-reads runs whose MAC failed. */
+  async finish(endOffset: number, reread: Reread): Promise<VerifyResult> {
+    this.closeRun(endOffset);
+    for (const r of this.failedRuns) await reread(r.from, r.to, r.line, this.recheck(r.before));
+    return this.result();
+  }
+
+  /** Synchronous finish, for a reread that is synchronous (text in memory). */
+  finishSync(endOffset: number, reread: (from: number, to: number, firstLine: number, fn: LineFn) => void): VerifyResult {
+    this.closeRun(endOffset);
+    for (const r of this.failedRuns) reread(r.from, r.to, r.line, this.recheck(r.before));
+    return this.result();
+  }
+
+  private recheck(before: number): LineFn {
+    const sealed = this.sealed!;
+    let n = before;
+    return (lineNo, raw) => {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (!line.trim()) return;
+      const at = n++;
+      const a = analyse(line);
+      if (typeof a !== 'object' || !a.hashOk || a.seq < sealed.sealedFrom || typeof a.e.mac !== 'string') return;
+      if (hmacHex(sealed.key, a.body) !== a.e.mac) this.fail(lineNo, REASON.badMac, at);
+    };
+  }
+
+  private result(): VerifyResult {
+    const head = this.sealed?.head;
+    if (head) {
+      const h = this.headAt;
+      if (h) {
+        if (h.hash !== head.hash) this.fail(h.line, `entry ${head.seq} is not the one recorded in the secret store (the log was rewritten)`, h.before);
+      } else if (this.total === 0) {
+        this.fail(1, `the log is empty, but ${head.seq} ${head.seq === 1 ? 'entry was' : 'entries were'} recorded (the file was emptied or replaced)`, 0);
+      } else if (head.seq > this.lastSeq) {
+        const n = head.seq - this.lastSeq;
+        this.fail(this.lastLine + 1, `the log ends at entry ${this.lastSeq}, but entry ${head.seq} was recorded: ${n} ${n === 1 ? 'entry' : 'entries'} removed from the end`, this.total);
+      } else {
+        this.fail(this.lastLine + 1, `entry ${head.seq}, recorded in the secret store, is missing from the log`, this.total);
+      }
+    }
+    const merged = mergeByLine(this.breaks);
+    const first = merged[0];
+    const result: VerifyResult = {
+      ok: merged.length === 0,
+      count: first ? first.before : this.total,
+      total: this.total,
+      breaks: merged.map(({ line, reason }) => ({ line, reason })),
+      anchor: this.sealed ? 'anchored' : 'unanchored',
+    };
+    if (first) result.brokenAt = result.breaks[0];
+    if (this.sealed) result.sealedFrom = this.sealed.sealedFrom;
+    if (this.omitted) result.omittedBreaks = this.omitted;
+    return result;
+  }
+}
+
+/** Checks a whole log text (see ChainVerifier). */
+export function verifyLogText(text: string, anchor?: AnchorState | 'missing'): VerifyResult {
+  const v = new ChainVerifier(anchor);
+  forEachLine(text, 0, text.length, 1, (n, l, o) => v.line(n, l, o));
+  return v.finishSync(text.length, (from, to, line, fn) => forEachLine(text, from, to, line, fn));
 }
 
 /** Sorted by line, one break per line (reasons joined). */
-function mergeByLine(breaks: LogBreak[]): LogBreak[] {
-  const out: LogBreak[] = [];
+function mergeByLine(breaks: Break[]): Break[] {
+  const out: Break[] = [];
   for (const b of [...breaks].sort((x, y) => x.line - y.line)) {
     const last = out[out.length - 1];
     if (last && last.line === b.line) last.reason = `${last.reason}; ${b.reason}`;
     else out.push({ ...b });
   }
   return out;
-}
-
-/** Non-blank lines before 1-based line `line`. */
-function countBefore(text: string, line: number): number {
-  let n = 0;
-  forEachLine(text, 0, text.length, 1, (lineNo, l) => {
-    if (lineNo < line && l.trim()) n++;
-  });
-  return n;
 }
