@@ -90,7 +90,8 @@ export class PolicyChangeWatcher {
 
   /** Compares the policy with the last one seen; returns the changes (for tests). */
   async check(): Promise<PolicyChange[]> {
-    const now: Snapshot = { resolution: this.deps.resolution(), settings: this.store.values() };
+    // A copy: what Revert Setting restores must not follow later edits of the same object.
+    const now: Snapshot = { resolution: this.deps.resolution(), settings: JSON.parse(JSON.stringify(this.store.values())) as SettingValues };
     const before = this.baseline;
     this.baseline = now;
     if (!before) return [];
