@@ -416,12 +416,15 @@ describe('JobRunner', () => {
       // The broker renews early (refresh margin); the identity provider is down for three tries.
       const outcomes: Array<Credential | Error> = [credential, ...Array.from({ length: 3 }, () => new UserFacingError('network', 'Cannot reach the identity provider (ECONNREFUSED).'))];
       let asked = 0;
-      const tokens = credentialTokenSource(async () => {
-        asked++;
-        const next = outcomes.shift() ?? credential;
-        if (next instanceof Error) throw next;
-        return next;
-      });
+      const tokens = credentialTokenSource(
+        async () => {
+          asked++;
+          const next = outcomes.shift() ?? credential;
+          if (next instanceof Error) throw next;
+          return next;
+        },
+        { identity: () => 'https://idp|ada' },
+      );
       const time = virtualTime();
       const runner = new JobRunner({
         environment: 'staging',

@@ -162,13 +162,14 @@ describe('credentialTokenSource', () => {
       new UserFacingError('network', 'still down'),
       new UserFacingError('auth', 'Your session ended.'),
     ];
+    const identity = 'https://idp|ada';
     const source = credentialTokenSource(
       async () => {
         const r = results.shift()!;
         if (r instanceof Error) throw r;
         return r;
       },
-      { now: () => now },
+      { now: () => now, identity: () => identity },
     );
     assert.equal((await source.token({ forceRefresh: false })).value, 'held');
     assert.equal((await source.token({ forceRefresh: false })).value, 'held', 'network failure: the held token is still good');
@@ -181,5 +182,31 @@ describe('credentialTokenSource', () => {
     now = NOW;
     // The session is gone: never keep using a token then.
     await assert.rejects(source.token({ forceRefresh: false }), (e: unknown) => e instanceof UserFacingError && e.kind === 'auth');
+  });
+
+  it('never hands one user’s token to another: the token in hand is kept only for the same identity', async () => {
+    let identity: string | undefined = 'https://idp|ada';
+    const results: Array<Credential | UserFacingError> = [bearer('databricks', 'adas-token'), new UserFacingError('network', 'down'), new UserFacingError('network', 'down')];
+    const get = async () => {
+      const r = results.shift()!;
+      if (r instanceof Error) throw r;
+      return r;
+    };
+    const source = credentialTokenSource(get, { now: () => NOW, identity: () => identity });
+    assert.equal((await source.token({ forceRefresh: false })).value, 'adas-token');
+    identity = 'https://idp|bob';
+    await assert.rejects(source.token({ forceRefresh: false }), /down/);
+    // Without an identity to compare, nothing is kept at all.
+    const answers: Array<Credential | Error> = [bearer('databricks', 'x'), new UserFacingError('network', 'still down')];
+    const anonymous = credentialTokenSource(
+      async () => {
+        const r = answers.shift()!;
+        if (r instanceof Error) throw r;
+        return r;
+      },
+      { now: () => NOW },
+    );
+    assert.equal((await anonymous.token({ forceRefresh: false })).value, 'x');
+    await assert.rejects(anonymous.token({ forceRefresh: false }), /still down/);
   });
 });

@@ -52,10 +52,16 @@ export interface CredentialTokenSourceOptions {
   /** Names the environment in errors. */
   environment?: string;
   /**
+   * Who is signed in (e.g. `issuer|subject`). Needed for `keepValidForMs`: the token in hand is
+   * only ever reused for the same identity, never after a sign-out or a switch of account.
+   */
+  identity?: () => string | undefined;
+  /**
    * When renewing fails for a passing reason (network, service, malformed answer), keep using
    * the token in hand while it has at least this much life left (ms). Databricks refuses tokens
-   * in their last 30 s. 0 turns it off. Default 60 s. Never after the service refused the token
-   * (forceRefresh), and never when the user must sign in again or access was denied.
+   * in their last 30 s. 0 turns it off. Default 60 s. Only with `identity`, and only while it is
+   * unchanged; never after the service refused the token (forceRefresh), and never when the
+   * user must sign in again or access was denied.
    */
   keepValidForMs?: number;
   now?: () => number;
@@ -73,7 +79,7 @@ export function credentialTokenSource(get: (forceRefresh: boolean) => Promise<Cr
   const now = options.now ?? Date.now;
   const keepMs = options.keepValidForMs ?? 60_000;
   const where = options.environment ? ` for "${options.environment}"` : '';
-  let last: { token: BearerToken; expiresAt: number } | undefined;
+  let last: { token: BearerToken; expiresAt: number; identity: string } | undefined;
   const accept = (c: unknown): BearerToken => {
     const cred = c as Partial<Credential> | undefined;
     const target = cred && typeof cred === 'object' ? cred.target : undefined;
@@ -86,7 +92,8 @@ export function credentialTokenSource(get: (forceRefresh: boolean) => Promise<Cr
       );
     const token = checkedToken((cred as { accessToken?: unknown }).accessToken, LABEL[target], where);
     const expiresAt = typeof cred?.expiresAt === 'number' ? cred.expiresAt : 0;
-    last = { token, expiresAt };
+    const identity = options.identity?.();
+    last = identity ? { token, expiresAt, identity } : undefined;
     return token;
   };
   return {
@@ -98,7 +105,7 @@ export function credentialTokenSource(get: (forceRefresh: boolean) => Promise<Cr
         const held = last;
         const passing = e instanceof UserFacingError && PASSING_KINDS.has(e.kind);
         // The renewal failed, but the token in hand still works for a while: keep going.
-        if (!forceRefresh && passing && keepMs > 0 && held && held.expiresAt - now() > keepMs) return held.token;
+        if (!forceRefresh && passing && keepMs > 0 && held && held.identity === options.identity?.() && held.expiresAt - now() > keepMs) return held.token;
         throw e;
       }
       return accept(c);
