@@ -99,6 +99,12 @@ export function scanSecrets(text: string, language: SecretLanguage): SecretFindi
     if (!found.some((f) => overlaps(f.range, range))) add(kind, range, extra);
   });
 
+  // Passwords inside URLs (`postgresql://user:password@host`) and `Key=value;` connection strings.
+  for (const e of embeddedSecrets(text)) {
+    if (found.some((f) => overlaps(f.range, e.value))) continue;
+    add('highEntropySecret', e.value, { name: e.name });
+  }
+
   // Assignments of high-entropy values to secret-sounding names, where no pattern matched.
   for (const a of assignments(text, lang, literals, lines)) {
     if (!isSecretName(a.name)) continue;
@@ -306,6 +312,28 @@ function* assignments(text: string, lang: SecretLanguage, literals: readonly Str
       yield { name, value: stripScheme(start, raw), literal };
     }
   }
+}
+
+const URL_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/'"]+:([^\s@/'"]+)@/gi;
+const KEY_VALUE = /(?:^|[;?&\s"'])((?:password|pwd|passwd|token|access_token|api_key|apikey|secret|client_secret|sig|accountkey|sharedaccesskey)=)([^;&'"\s]+)/gi;
+
+/** Secrets inside a larger value: a URL's password, a connection string's `Password=…;`, a SAS `sig=`. */
+function* embeddedSecrets(text: string): Generator<{ name: string; value: TextSpan }> {
+  for (const m of text.matchAll(URL_PASSWORD)) {
+    const start = (m.index ?? 0) + m[0].length - 1 - m[1].length;
+    if (isPlaceholder(m[1]) || /[{}$%]/.test(m[1]) || !isEmbeddedSecret(m[1])) continue;
+    yield { name: 'password', value: { start, end: start + m[1].length } };
+  }
+  for (const m of text.matchAll(KEY_VALUE)) {
+    const start = (m.index ?? 0) + m[0].length - m[2].length;
+    if (isPlaceholder(m[2]) || /[{}$%<>]/.test(m[2]) || !isEmbeddedSecret(m[2])) continue;
+    yield { name: m[1].slice(0, -1), value: { start, end: start + m[2].length } };
+  }
+}
+
+/** Embedded values have no name to vouch for them: random-looking ones only. */
+function isEmbeddedSecret(v: string): boolean {
+  return isHighEntropySecret(v) && !/^\d+$/.test(v);
 }
 
 /** `Bearer abc…` → the span of `abc…`. */

@@ -32,6 +32,8 @@ describe('secret scanner', () => {
     ['a Scala Map entry', 'scala', 'Map("password" -> "Xk9mQ2vL7pR4tW8z")', ['highEntropySecret']],
     ['an unquoted YAML value', 'yaml', 'auth:\n  client_secret: Xk9mQ2vL7pR4tW8zN1bH5jD3 # rotate', ['highEntropySecret']],
     ['a token in a comment', 'python', `# use ${PAT} for now`, ['databricksPat']],
+    ['a password in a database URL', 'python', 'engine = create_engine("postgresql://etl:Qz7kP2xLm9vR@db.corp.internal/dw")', ['highEntropySecret']],
+    ['a connection string\'s AccountKey', 'yaml', 'conn: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Xk9mQ2vL7pR4tW8zN1bH5jD3Xk9mQ2vL7pR4tW8z==;EndpointSuffix=core.windows.net', ['highEntropySecret']],
   ];
   for (const [what, lang, text, expected] of found) it(`finds ${what}`, () => assert.deepEqual(kinds(text, lang), expected));
 
@@ -51,6 +53,7 @@ describe('secret scanner', () => {
     ['a line allowed by a comment', 'python', `token = "${PAT}"  # pragma: allowlist secret`],
     ['Databricks {{secrets/…}} references', 'json', '{"spark_env_vars": {"TOKEN": "{{secrets/ml/token}}"}}'],
     ['a GitHub Actions secret', 'yaml', 'env:\n  DATABRICKS_TOKEN: ${{ secrets.DATABRICKS_TOKEN }}'],
+    ['URLs with templated or placeholder passwords', 'python', 'a = f"postgresql://u:{pw}@h/db"\nb = "postgresql://u:<password>@h/db"\nc = "https://user:changeme@h"'],
   ];
   for (const [what, lang, text] of quiet) it(`stays quiet on ${what}`, () => assert.deepEqual(kinds(text, lang), []));
 

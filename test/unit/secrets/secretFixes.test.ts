@@ -70,6 +70,10 @@ describe('secret quick fixes: use the environment\'s credentials', () => {
     assert.equal(fixed(`headers = {"Authorization": "Bearer Xk9mQ2vL7pR4tW8zN1bH5jD3"}\n`, 'python'), 'import os\nheaders = {"Authorization": "Bearer " + os.environ["API_TOKEN"]}\n');
   });
 
+  it('Python: a password inside a URL becomes a concatenation', () => {
+    assert.equal(fixed('url = "postgresql://etl:Qz7kP2xLm9vR@db/dw"\n', 'python'), 'import os\nurl = "postgresql://etl:" + os.environ["PASSWORD"] + "@db/dw"\n');
+  });
+
   it('Python: os.environ["DATABRICKS_TOKEN"] = "dapi…" is dropped', () => {
     assert.equal(fixed(`import os\nos.environ["DATABRICKS_TOKEN"] = "${PAT}"\nw = WorkspaceClient()\n`, 'python'), 'import os\nw = WorkspaceClient()\n');
   });
