@@ -22,6 +22,9 @@ export interface Expectation {
   /** The exact TTL cap, in seconds. */
   maxTtlSeconds?: number;
   line: number;
+  /** Lines of the `decision` and `maxTtl` keys, when written as keys of their own. */
+  decisionLine?: number;
+  maxTtlLine?: number;
 }
 
 export interface EnvironmentExpectation {
@@ -156,12 +159,14 @@ class Validator {
     let ok = true;
     for (const [k, val] of entries) {
       if (k === 'decision') {
+        out.decisionLine = this.line([...path, k], true);
         if (typeof val === 'string' && (VERDICTS as readonly string[]).includes(val)) out.decision = val as Verdict;
         else {
           this.error([...path, k], `must be one of ${VERDICTS.join(', ')}, not ${describeValue(val)}`);
           ok = false;
         }
       } else if (k === 'maxTtl') {
+        out.maxTtlLine = this.line([...path, k], true);
         const s = parseTtl(val);
         if (s === undefined) {
           this.error([...path, k], `must be a number of seconds or a duration such as 900s, 15m, 1h, not ${describeValue(val)}`);

@@ -42,12 +42,13 @@ function unknownEnvironment(resolution: EnvironmentResolution, environment: stri
   return `the policy defines no environment "${environment}" (known: ${known.join(', ') || 'none'})`;
 }
 
-/** Checks one expectation against one cell; a failure message or undefined. */
-function check(expect: Expectation, cell: MatrixCell, where: string): string | undefined {
-  if (expect.decision !== undefined && expect.decision !== cell.verdict) return `${where}: expected ${expect.decision}, got ${verdictText(cell)}`;
+/** Checks one expectation against one cell: a failure on the line of the key that failed, or undefined. */
+function check(expect: Expectation, cell: MatrixCell, where: string): TestFailure | undefined {
+  if (expect.decision !== undefined && expect.decision !== cell.verdict) return { line: expect.decisionLine ?? expect.line, message: `${where}: expected ${expect.decision}, got ${verdictText(cell)}` };
   if (expect.maxTtlSeconds !== undefined) {
-    if (!reaches(cell.verdict)) return `${where}: expected a credential living at most ${formatDuration(expect.maxTtlSeconds)}, got ${verdictText(cell)}`;
-    if (cell.ttlCapSeconds !== expect.maxTtlSeconds) return `${where}: expected a TTL cap of ${expect.maxTtlSeconds} s (${formatDuration(expect.maxTtlSeconds)}), got ${cell.ttlCapSeconds} s (${formatDuration(cell.ttlCapSeconds)})`;
+    const line = expect.maxTtlLine ?? expect.line;
+    if (!reaches(cell.verdict)) return { line, message: `${where}: expected a credential living at most ${formatDuration(expect.maxTtlSeconds)}, got ${verdictText(cell)}` };
+    if (cell.ttlCapSeconds !== expect.maxTtlSeconds) return { line, message: `${where}: expected a TTL cap of ${expect.maxTtlSeconds} s (${formatDuration(expect.maxTtlSeconds)}), got ${cell.ttlCapSeconds} s (${formatDuration(cell.ttlCapSeconds)})` };
   }
   return undefined;
 }
@@ -80,14 +81,14 @@ function runEnvironment(e: EnvironmentExpectation, all: MatrixCell[], resolution
     for (const cell of scope) {
       // Credentials named on their own are checked by their own expectation.
       if (e.targets.some((t) => t.target === cell.target)) continue;
-      const m = check(e.all, cell, `${e.environment} ${service(cell.target)}`);
-      if (m) failures.push({ line: e.all.line, message: m });
+      const f = check(e.all, cell, `${e.environment} ${service(cell.target)}`);
+      if (f) failures.push(f);
     }
   }
   for (const t of e.targets) {
     const cell = cells.find((x) => x.target === t.target)!;
-    const m = check(t.expect, cell, `${e.environment} ${service(t.target)}`);
-    if (m) failures.push({ line: t.expect.line, message: m });
+    const f = check(t.expect, cell, `${e.environment} ${service(t.target)}`);
+    if (f) failures.push(f);
   }
   return failures;
 }

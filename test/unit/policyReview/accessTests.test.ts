@@ -125,6 +125,14 @@ describe('policy review: access test files', () => {
       );
     });
 
+    it('a failed decision or TTL points at its own key', () => {
+      const r = runAccessTests(yaml('cases:', '  - name: prod', '    groups: [ml-prod]', '    expect:', '      prod:', '        maxTtl: 1h', '        decision: confirm', '        aws:', '          decision: granted'), resolution);
+      assert.deepEqual(
+        r.results[0].failures.map((f) => `${f.line}: ${f.message.split(':')[0]}`),
+        ['6: prod Databricks', '6: prod Google (ML Spanner)', '9: prod AWS'],
+      );
+    });
+
     it('an environment the settings break: denied holds, anything else fails with the problem', () => {
       const broken = resolveEnvironments({ ...POLICY, prod: { ...POLICY.prod, extends: 'nowhere' } });
       const r = runAccessTests(yaml('cases:', '  - name: a', '    groups: [ml-prod]', '    expect:', '      prod: denied', '  - name: b', '    groups: [ml-prod]', '    expect: { prod: confirm }'), broken);
