@@ -24,6 +24,7 @@ import { JobCommands } from './runs/JobCommands';
 import { GlobalStateRunStore, RunsService } from './runs/RunsService';
 import { RunsTreeProvider } from './runs/RunsTreeProvider';
 import { SignInCommands } from './signin/SignInCommands';
+import { WorkspaceCredentials } from './workspace/WorkspaceCredentials';
 
 /** The composition root: builds the services and wires them; each owns its subscriptions. */
 export function activate(context: vscode.ExtensionContext): void {
@@ -72,12 +73,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const prompt = new AccessPrompt(gate);
   const picker = new EnvironmentPicker(gate, environments);
   const documents = new ReadOnlyDocuments();
-  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn);
+  const workspace = new WorkspaceCredentials(context, gate, prompt, picker, accessLog, log, commands);
+  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn, () => workspace.current);
   const statusBar = new ExpiryStatusBar(
     () => {
       const s = sessions.current();
       if (!s) return undefined;
-      const nearest = gate.credentials.nearestExpiry();
+      // The environment in use for this workspace is the one the status bar follows.
+      const nearest = gate.credentials.nearestExpiry(workspace.current);
       return nearest
         ? { label: nearest.environment, expiresAt: nearest.expiresAt, what: gate.targets.get(nearest.target)?.label ?? nearest.target }
         : { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' };
@@ -92,7 +95,7 @@ export function activate(context: vscode.ExtensionContext): void {
     (signal) => waitForSignIn(sessions, signal),
     (e) => log.error(`Could not save run records: ${errorMessage(e)}`),
   );
-  const credentialCommands = new CredentialCommands(sessions, gate, prompt, picker, accessLog, documents);
+  const credentialCommands = new CredentialCommands(sessions, gate, prompt, picker, documents);
   const jobCommands = new JobCommands(runs, gate, prompt, picker, log, documents);
   const queryCommands = new QueryCommands(gate, prompt, picker, documents, accessLog);
   const signIn = new SignInCommands(sessions, settings, log, commands);
@@ -100,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const lifecycle = new SessionLifecycle({
     signedOut: (reason) => {
       // Sign-out (or a refused refresh): every issued credential and confirmation is forgotten.
+      void workspace.signedOut();
       gate.credentials.clear(reason ? 'session ended' : 'signed out');
       gate.forgetConfirmations();
       tree.reset();
@@ -110,6 +114,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (firstTime) jobCommands.resumeAll();
     },
     userChanged: () => {
+      void workspace.signedOut();
       gate.credentials.clear('account changed');
       gate.forgetConfirmations();
     },
@@ -120,8 +125,8 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.commands.executeCommand('setContext', 'mlspanner.signedIn', st.kind === 'signedIn');
     void vscode.commands.executeCommand('setContext', 'mlspanner.signingIn', st.kind === 'signingIn');
     void vscode.commands.executeCommand('setContext', 'mlspanner.signingInWithCode', st.kind === 'signingIn' && Boolean(signIn.pending.device));
-    const staging = gate.evaluate({ environment: 'staging', purpose: 'job', targets: ['databricks'] });
-    void vscode.commands.executeCommand('setContext', 'mlspanner.canRunInStaging', staging.kind !== 'denied');
+    const canRunInStaging = gate.environment('staging') !== undefined && gate.evaluate({ environment: 'staging', purpose: 'job', targets: ['databricks'] }).kind !== 'denied';
+    void vscode.commands.executeCommand('setContext', 'mlspanner.canRunInStaging', canRunInStaging);
     tree.view.message = environmentsMessage(st);
     const device = st.kind === 'signingIn' ? signIn.pending.device : undefined;
     tree.view.description = device ? `code ${device.userCode}` : undefined;
@@ -138,6 +143,8 @@ export function activate(context: vscode.ExtensionContext): void {
     statusBar,
     documents,
     signIn,
+    workspace,
+    workspace.onDidChange(() => (tree.refresh(), statusBar.update())),
     queryCommands,
     { dispose: () => sessions.dispose() },
     { dispose: () => runs.dispose() },

@@ -80,7 +80,7 @@ export interface AccessGateOptions {
 /** Read-only view of the issued credentials (no token material) and the actions on them. */
 export interface CredentialsView {
   peek(): CredentialInfo[];
-  nearestExpiry(): { environment: string; target: CredentialTarget; expiresAt: number } | undefined;
+  nearestExpiry(preferEnvironment?: string): { environment: string; target: CredentialTarget; expiresAt: number } | undefined;
   revoke(environment: string, target?: CredentialTarget, reason?: string): number;
   clear(reason?: string): void;
   readonly onDidChange: CredentialBroker['onDidChange'];

@@ -71,12 +71,27 @@ function accountNode(s: IdentitySession): ViewNode {
  * the issued credentials are read once. Building it issues nothing; a `confirm` environment's
  * credentials show as "not issued — Issue…" until the user confirms.
  */
-export function environmentView(gate: Pick<AccessGate, 'evaluate' | 'targets' | 'credentials'>, environments: () => { environments: Readonly<Record<string, Environment>>; problems: { path: string; message: string }[] }, session: IdentitySession, now: number): ViewNode[] {
+export function environmentView(
+  gate: Pick<AccessGate, 'evaluate' | 'targets' | 'credentials'>,
+  environments: () => { environments: Readonly<Record<string, Environment>>; problems: { path: string; message: string }[] },
+  session: IdentitySession,
+  now: number,
+  /** The environment in use for this workspace's terminals, tasks and debug sessions. */
+  active?: string,
+): ViewNode[] {
   const issued = new Map<string, CredentialInfo>();
   for (const c of gate.credentials.peek()) issued.set(`${c.environment}\u0000${c.target}`, c);
   const { environments: envs, problems } = environments();
   const nodes: ViewNode[] = [accountNode(session)];
-  for (const env of Object.values(envs)) nodes.push(environmentNode(gate, env, issued, now));
+  for (const env of Object.values(envs)) {
+    const node = environmentNode(gate, env, issued, now);
+    if (env.name === active) {
+      node.description = `in use · ${node.description ?? ''}`;
+      node.icon = { id: 'pass-filled', color: 'testing.iconPassed' };
+      node.contextValue = `${node.contextValue}.active`;
+    }
+    nodes.push(node);
+  }
   if (problems.length)
     nodes.push({
       id: 'problems',

@@ -167,9 +167,11 @@ export class CredentialBroker implements Disposable {
   }
 
   /** The soonest expiry among cached credentials (an expired one only when nothing is still valid). */
-  nearestExpiry(): { environment: string; target: CredentialTarget; expiresAt: number } | undefined {
+  nearestExpiry(preferEnvironment?: string): { environment: string; target: CredentialTarget; expiresAt: number } | undefined {
     const now = this.now();
-    const creds = [...this.entries.values()].flatMap((e) => (e.credential ? [e.credential] : []));
+    const all = [...this.entries.values()].flatMap((e) => (e.credential ? [e.credential] : []));
+    const preferred = preferEnvironment ? all.filter((c) => c.environment === preferEnvironment) : [];
+    const creds = preferred.length ? preferred : all;
     const live = creds.filter((c) => c.expiresAt > now);
     const pool = live.length ? live : creds;
     if (!pool.length) return undefined;

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import type { AccessGate, Grant } from '../../core/access/AccessGate';
-import type { AccessEventSink } from '../../core/audit/AccessLog';
 import type { SessionManager } from '../../core/auth/SessionManager';
 import type { Credential } from '../../core/credentials/Credential';
 import { Remedies, UserFacingError, errorMessage } from '../../core/errors';
@@ -20,14 +19,13 @@ export function nodeArgs(node: unknown): { environment?: string; target?: Creden
   };
 }
 
-/** Issue, refresh, revoke, explain and terminal commands; every credential through the gate. */
+/** Issue, refresh, revoke and explain commands; every credential through the gate. */
 export class CredentialCommands {
   constructor(
     private readonly sessions: SessionManager,
     private readonly gate: AccessGate,
     private readonly prompt: AccessPrompt,
     private readonly picker: EnvironmentPicker,
-    private readonly sink: AccessEventSink,
     private readonly documents: ReadOnlyDocuments,
   ) {}
 
@@ -37,7 +35,6 @@ export class CredentialCommands {
       commands.register('mlspanner.refreshCredentials', (node?: unknown) => this.refresh(node)),
       commands.register('mlspanner.revokeCredential', (node?: unknown) => this.revoke(node)),
       commands.register('mlspanner.explainAccess', (node?: unknown) => this.explain(node)),
-      commands.register('mlspanner.openTerminal', (node?: unknown) => this.openTerminal(node)),
     ];
   }
 
@@ -104,43 +101,5 @@ export class CredentialCommands {
     const env = d.env!;
     const decision = d.decision!;
     await this.documents.show(`Access to ${environment}.md`, explainAccess(env, this.sessions.current(), decision, this.gate.targets), { preview: true });
-  }
-
-  /**
-   * A terminal whose environment carries the environment's short-lived credentials, in the
-   * variables each CLI reads (each target's spec says which). Transient: VS Code does not
-   * persist or revive it, so the tokens never outlive the process.
-   */
-  private async openTerminal(node?: unknown): Promise<void> {
-    const environment = nodeArgs(node).environment ?? (await this.picker.pick('Open a terminal with the credentials of', 'terminal', true));
-    if (!environment) return;
-    const grant = await this.prompt.grant({ environment, purpose: 'terminal', action: 'Open a terminal with credentials' });
-    if (!grant) return;
-    const creds = await this.issueAll(grant, false);
-    const env = this.gate.environment(environment);
-    const vars: Record<string, string> = { MLSPANNER_ENVIRONMENT: environment };
-    for (const c of creds) {
-      const spec = this.gate.targets.spec(c.target);
-      const settings = env?.sections[spec.section];
-      if (env && settings) Object.assign(vars, spec.processEnv(c, settings, env));
-    }
-    const expires = Math.min(...creds.map((c) => c.expiresAt));
-    const terminal = vscode.window.createTerminal({
-      name: `ML Spanner: ${environment}`,
-      env: vars,
-      isTransient: true,
-      iconPath: new vscode.ThemeIcon('key'),
-      message: `Credentials for ${environment} (${creds.map((c) => this.gate.targets.spec(c.target).label).join(', ')}) expire at ${new Date(expires).toLocaleTimeString()}. Open a new terminal after that.`,
-    });
-    terminal.show();
-    this.sink.record({
-      type: 'terminalOpened',
-      outcome: 'success',
-      environment,
-      target: creds.map((c) => c.target).join(','),
-      tokenFingerprint: creds.map((c) => c.fingerprint).join(','),
-      purpose: 'terminal',
-      reason: grant.reason,
-    });
   }
 }

@@ -27,6 +27,7 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     private readonly gate: AccessGate,
     private readonly environments: EnvironmentsService,
     private readonly onError: (e: unknown) => void,
+    private readonly active: () => string | undefined = () => undefined,
     private readonly now: () => number = Date.now,
   ) {
     super();
@@ -53,12 +54,12 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     if (node) {
       // Opening a granted environment (also when VS Code restores it expanded) issues its
       // credentials; the gate keeps a confirm environment's for its Issue… button.
-      if (node.contextValue === 'environment.granted') queueMicrotask(() => this.issueOnExpand(node));
+      if (node.contextValue === 'environment.granted' || node.contextValue === 'environment.granted.active') queueMicrotask(() => this.issueOnExpand(node));
       return node.children ?? [];
     }
     const s = this.session();
     if (!s) return []; // the welcome view with Sign In shows instead
-    return environmentView(this.gate, () => this.environments.resolution(), s, this.now());
+    return environmentView(this.gate, () => this.environments.resolution(), s, this.now(), this.active());
   }
 
   getTreeItem(node: ViewNode): vscode.TreeItem {
@@ -79,7 +80,7 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
   /** Issues an environment's credentials once, when the user first opens it (never in a confirm environment). */
   private issueOnExpand(node: ViewNode): void {
     const environment = node.args?.environment;
-    if (typeof environment !== 'string' || node.contextValue !== 'environment.granted' || this.requested.has(environment)) return;
+    if (typeof environment !== 'string' || !/^environment\.granted(\.active)?$/.test(node.contextValue ?? '') || this.requested.has(environment)) return;
     const d = this.gate.request({ environment, purpose: 'view' });
     if (d.kind !== 'granted') return;
     this.requested.add(environment);

@@ -47,12 +47,21 @@ export class AccessTestsCommand implements vscode.Disposable {
     this.subscriptions.push(
       this.collection,
       vscode.workspace.onDidSaveTextDocument((doc) => {
-        if (this.tested.has(doc.uri.toString())) void this.run(doc.uri, { quiet: true }).catch((e) => this.log.warn(`Access tests: ${(e as Error).message}`));
+        if (this.tested.has(doc.uri.toString())) this.rerun(doc.uri);
       }),
       onDidChangePolicy(() => {
-        for (const uri of this.tested.values()) void this.run(uri, { quiet: true }).catch((e) => this.log.warn(`Access tests: ${(e as Error).message}`));
+        for (const uri of this.tested.values()) this.rerun(uri);
       }),
     );
+  }
+
+  /** Runs a test file again without a message; a file that is gone loses its diagnostics. */
+  private rerun(uri: vscode.Uri): void {
+    this.run(uri, { quiet: true }).catch((e) => {
+      this.tested.delete(uri.toString());
+      this.collection.delete(uri);
+      this.log.warn(`Access tests ${vscode.workspace.asRelativePath(uri)} not run again: ${(e as Error).message}`);
+    });
   }
 
   register(commands: CommandRunner): vscode.Disposable[] {
@@ -104,6 +113,7 @@ export class AccessTestsCommand implements vscode.Disposable {
     );
     if (pick !== 'Create Test File') return undefined;
     const uri = vscode.Uri.joinPath(folder.uri, ACCESS_TESTS_PATH);
+    await vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(uri, '..'));
     await vscode.workspace.fs.writeFile(uri, Buffer.from(starterAccessTests(this.resolution(), this.registry), 'utf8'));
     await vscode.window.showTextDocument(uri);
     return uri;
