@@ -23,6 +23,7 @@ import { QueryCommands } from './query/QueryCommands';
 import { JobCommands } from './runs/JobCommands';
 import { GlobalStateRunStore, RunsService } from './runs/RunsService';
 import { RunsTreeProvider } from './runs/RunsTreeProvider';
+import { registerPolicyReview } from './policyReview/registerPolicyReview';
 import { SignInCommands } from './signin/SignInCommands';
 import { WorkspaceCredentials } from './workspace/WorkspaceCredentials';
 
@@ -154,6 +155,7 @@ export function activate(context: vscode.ExtensionContext): void {
     signIn.onDidChange(onState),
     new RunsTreeProvider(runs),
     new AgentTools(gate, environments, sessions, accessLog),
+    registerPolicyReview({ environments, registry: gate.targets, sink: accessLog, documents, log, commands }),
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
     ...queryCommands.register(commands),
