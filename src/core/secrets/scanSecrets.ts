@@ -39,6 +39,12 @@ export interface SecretFinding {
 /** Comments that mark a line as a known, accepted value (detect-secrets and gitleaks spellings too). */
 const ALLOW_MARKER = /mlspanner:\s*allow-secret|pragma:\s*allowlist[ -]secret|gitleaks:allow/i;
 
+/**
+ * The git-ignored .env that "Use Environment for This Workspace" writes holds the loopback
+ * endpoints' own per-registration values, valid while VS Code runs: not a hard-coded secret.
+ */
+const GENERATED_ENDPOINT_FILE = /^# ML Spanner Access: local credential endpoints for /;
+
 const DATABRICKS_PAT = /\bdapi[0-9a-f]{32}(?:-\d+)?\b/g;
 const GOOGLE_ACCESS_TOKEN = /\bya29\.[0-9A-Za-z_-]{20,}/g;
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g;
@@ -55,6 +61,7 @@ const AWS_PAIR_LINES = 10;
  */
 export function scanSecrets(text: string, language: SecretLanguage): SecretFinding[] {
   if (language === 'ipynb') throw new Error('scanSecrets: use scanNotebookJson for .ipynb files');
+  if (GENERATED_ENDPOINT_FILE.test(text)) return [];
   const lang = databricksNotebookLanguage(text) ?? language;
   const literals = lexStrings(text, lang);
   const lines = lineStarts(text);

@@ -53,6 +53,7 @@ describe('secret scanner', () => {
     ['a line allowed by a comment', 'python', `token = "${PAT}"  # pragma: allowlist secret`],
     ['Databricks {{secrets/…}} references', 'json', '{"spark_env_vars": {"TOKEN": "{{secrets/ml/token}}"}}'],
     ['a GitHub Actions secret', 'yaml', 'env:\n  DATABRICKS_TOKEN: ${{ secrets.DATABRICKS_TOKEN }}'],
+    ['the .env of the extension\'s own local credential endpoints', 'dotenv', '# ML Spanner Access: local credential endpoints for "dev". Valid while VS Code runs; do not commit.\nAWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:41234/abc/aws\nAWS_CONTAINER_AUTHORIZATION_TOKEN=Xk9mQ2vL7pR4tW8zN1bH5jD3Xk9mQ2vL\n'],
     ['URLs with templated or placeholder passwords', 'python', 'a = f"postgresql://u:{pw}@h/db"\nb = "postgresql://u:<password>@h/db"\nc = "https://user:changeme@h"'],
   ];
   for (const [what, lang, text] of quiet) it(`stays quiet on ${what}`, () => assert.deepEqual(kinds(text, lang), []));
