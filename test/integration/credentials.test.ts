@@ -90,10 +90,10 @@ describe('credential broker against the sandbox services', function () {
     const { broker, events } = brokerFor('alice');
     await assert.rejects(broker.get('prod', 'aws'), (e: UserFacingError) => {
       assert.equal(e.kind, 'denied');
-      assert.equal(e.message, 'Access to aws in "prod" denied: requires one of groups ml-prod; you have ml-dev, ml-staging.');
+      assert.equal(e.message, 'Access to AWS session in "prod" denied: requires one of groups ml-prod; you have ml-dev, ml-staging.');
       return true;
     });
-    assert.deepEqual(events.map((e) => [e.type, e.outcome]), [['credentialDenied', 'denied']]);
+    assert.deepEqual(events.map((e) => [e.type, e.outcome]), [['accessDenied', 'denied']]);
   });
 
   it('when settings wrongly open an environment, the services still refuse, with an actionable error', async () => {

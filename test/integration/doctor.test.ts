@@ -44,7 +44,9 @@ describe('doctor against the sandbox', () => {
       workspaceTrusted: true,
     });
     assert.deepEqual(results.filter((r) => r.status === 'fail'), []);
-    assert.equal(results.filter((r) => r.area === 'Environment dev' && r.status === 'ok').length, 3);
+    // Where dev's tokens go, then its three credentials.
+    assert.equal(results.filter((r) => r.area === 'Environment dev' && r.status === 'ok').length, 4);
+    assert.equal(results.filter((r) => r.area === 'Environment dev' && r.status === 'ok' && / for .*, valid for \d+ s\.$/.test(r.message)).length, 3);
     assert.match(results.find((r) => r.area === 'Environment staging' && r.status === 'skip')!.message, /denied: .*ml-staging/);
     assert.match(results.find((r) => r.area === 'Environment staging' && r.status === 'ok')!.message, /Tokens for staging go to: /);
     const report = formatDiagnostics(results, new Date(0));
