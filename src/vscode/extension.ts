@@ -5,7 +5,8 @@ import { AccessLog } from '../core/audit/AccessLog';
 import { isLoopbackHost } from '../core/auth/OidcClient';
 import { SessionLifecycle, environmentsMessage } from '../core/auth/SessionLifecycle';
 import { SessionManager, actorOf } from '../core/auth/SessionManager';
-import { CancelledError, errorMessage } from '../core/errors';
+import { SecretsClient } from '../core/databricks/SecretsClient';
+import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AgentTools } from './agents/AgentTools';
 import { AccessLogCommands } from './audit/AccessLogCommands';
@@ -24,6 +25,7 @@ import { JobCommands } from './runs/JobCommands';
 import { GlobalStateRunStore, RunsService } from './runs/RunsService';
 import { RunsTreeProvider } from './runs/RunsTreeProvider';
 import { registerPolicyReview } from './policyReview/registerPolicyReview';
+import { registerSecretScanning } from './secrets/registerSecretScanning';
 import { SignInCommands } from './signin/SignInCommands';
 import { WorkspaceCredentials } from './workspace/WorkspaceCredentials';
 
@@ -156,6 +158,24 @@ export function activate(context: vscode.ExtensionContext): void {
     new RunsTreeProvider(runs),
     new AgentTools(gate, environments, sessions, accessLog),
     registerPolicyReview({ environments, registry: gate.targets, sink: accessLog, documents, log, commands }),
+    registerSecretScanning({
+      extensionUri: context.extensionUri,
+      commands,
+      log,
+      databricksEnvironments: () =>
+        Object.values(environments.resolution().environments).flatMap((env) => {
+          const d = gate.evaluate({ environment: env.name, purpose: 'secretScope', targets: ['databricks'] });
+          if (d.kind === 'denied' || !env.databricks?.host) return [];
+          return [{ name: env.name, host: env.databricks.host, detail: d.kind === 'confirm' ? 'asks for a reason' : undefined }];
+        }),
+      getSecretsClient: async (environment, purpose) => {
+        const grant = await prompt.grant({ environment, purpose, targets: ['databricks'], action: 'Move a hard-coded secret to a secret scope' });
+        if (!grant) throw new CancelledError();
+        const host = gate.environment(environment)?.databricks?.host;
+        if (!host) throw new UserFacingError('config', `"${environment}" has no Databricks workspace.`);
+        return new SecretsClient(host, gate.tokenSource(grant, 'databricks'));
+      },
+    }),
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
     ...queryCommands.register(commands),
