@@ -76,6 +76,17 @@ describe('AccessLog writes: redaction on values', () => {
 });
 
 describe('AccessLog writes: failures are visible', () => {
+  it('an entry is still written when the defaults (the actor) cannot be read', async () => {
+    const warnings: string[] = [];
+    const log = new AccessLog(file(), () => {
+      throw new ReferenceError('session not ready');
+    }, Date.now, undefined, { onWarning: (m) => warnings.push(m) });
+    await log.append({ type: 'signIn', outcome: 'success' });
+    assert.equal((await log.entries()).length, 1);
+    assert.match(warnings.join(), /defaults \(actor\) could not be read.*session not ready/);
+  });
+
+
   it('an entry that cannot be serialised rejects append() and reaches onError', async () => {
     const { log, errors } = logWithErrors();
     await assert.rejects(log.append({ type: 'signIn', outcome: 'success', size: 10n }), (e: Error) => {

@@ -159,7 +159,7 @@ export class AccessLog implements AccessEventSink {
     let members: EntryMembers;
     try {
       // Redact the values, never the serialised text: escaping stays intact.
-      const fields = redactDeep({ ...this.defaults(), ...input, time: new Date(this.now()).toISOString() }) as Record<string, unknown>;
+      const fields = redactDeep({ ...this.safeDefaults(), ...input, time: new Date(this.now()).toISOString() }) as Record<string, unknown>;
       members = entryMembers(fields);
     } catch (e) {
       const err = new AccessLogWriteError(`Could not record a '${String(input?.type)}' access-log entry: ${errorText(e)}`, { cause: e });
@@ -179,6 +179,16 @@ export class AccessLog implements AccessEventSink {
       // Appends made while the last batch was being settled.
       if (this.queue.length) this.kick();
     });
+  }
+
+  /** The defaults (who is signed in) must never cost an entry: without them the entry is still written. */
+  private safeDefaults(): Partial<AccessEventInput> {
+    try {
+      return this.defaults();
+    } catch (e) {
+      this.onWarning(`The access-log defaults (actor) could not be read; the entry is written without them: ${errorText(e)}`);
+      return {};
+    }
   }
 
   private async drain(): Promise<void> {

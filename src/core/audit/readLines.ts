@@ -10,10 +10,10 @@ const CHUNK = 1 << 20;
  * one reused buffer: large logs cost neither a file-sized buffer nor a file-sized string (each
  * of which costs more than the checking itself on a busy machine).
  */
-export async function readLines(file: string, from: number, to: number, firstLine: number, fn: LineFn): Promise<void> {
+export async function readLines(file: string, from: number, to: number, firstLine: number, fn: LineFn, chunk = CHUNK): Promise<void> {
   const fh = await fs.open(file, 'r');
   try {
-    let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, to - from)));
+    let buf = Buffer.allocUnsafe(Math.min(chunk, Math.max(1, to - from)));
     let filled = 0; // bytes in buf[0, filled) not yet passed on
     let base = from; // file offset of buf[0]
     let pos = from; // file offset of the next read
