@@ -179,7 +179,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
     ...queryCommands.register(commands),
-    ...new AccessLogCommands(accessLog, log).register(commands),
+    ...new AccessLogCommands(accessLog, log, documents).register(commands),
     new DoctorCommand(settings, sessions, environments, gate, accessLog, documents, log).register(commands),
     commands.register('mlspanner.showStatusActions', () => showStatusActions()),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -1,12 +1,15 @@
 import * as vscode from 'vscode';
 import type { AccessLog } from '../../core/audit/AccessLog';
+import { formatAccessLog, type AccessLogFilter } from '../../core/audit/accessLogView';
 import type { CommandRunner } from '../common/CommandRunner';
+import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
 
-/** Show, verify and export the hash-chained access log. */
+/** Show (filtered, readable), verify and export the hash-chained access log. */
 export class AccessLogCommands {
   constructor(
     private readonly accessLog: AccessLog,
     private readonly log: vscode.LogOutputChannel,
+    private readonly documents: ReadOnlyDocuments,
   ) {}
 
   register(commands: CommandRunner): vscode.Disposable[] {
@@ -18,16 +21,30 @@ export class AccessLogCommands {
   }
 
   private async show(): Promise<void> {
-    await this.accessLog.flush();
-    const uri = vscode.Uri.file(this.accessLog.file);
-    try {
-      await vscode.workspace.fs.stat(uri);
-    } catch {
+    const entries = await this.accessLog.entries();
+    if (!entries.length) {
       void vscode.window.showInformationMessage('The access log is empty: nothing has been accessed yet.');
       return;
     }
-    const doc = await vscode.workspace.openTextDocument(uri);
-    await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: false });
+    const environments = [...new Set(entries.map((e) => e.environment).filter((x): x is string => typeof x === 'string'))].sort();
+    const picks: (vscode.QuickPickItem & { filter?: AccessLogFilter; raw?: boolean })[] = [
+      { label: '$(list-flat) All entries', filter: {} },
+      { label: '$(hubot) By agents', description: 'language model tools acting for you', filter: { via: 'agent' } },
+      { label: '$(person) By you', filter: { via: 'user' } },
+      { label: '$(shield) Confirmations', description: 'uses of prod-like environments, with reasons', filter: { types: ['accessConfirmed'] } },
+      { label: '$(circle-slash) Denials', filter: { outcome: 'denied' } },
+      { label: '$(error) Failures', filter: { outcome: 'failure' } },
+      ...environments.map((env) => ({ label: `$(server-environment) ${env}`, description: 'environment', filter: { environment: env } })),
+      { label: '$(json) Raw log (read-only JSON lines)', raw: true },
+    ];
+    const pick = await vscode.window.showQuickPick(picks, { title: 'Show Access Log', placeHolder: 'Which entries?' });
+    if (!pick) return;
+    if (pick.raw) {
+      await this.documents.show('ML Spanner access log.jsonl', await this.accessLog.readText());
+      return;
+    }
+    const verified = await this.accessLog.verify();
+    await this.documents.show(`Access log ${pick.label.replace(/^\$\([\w-]+\) /, '')}.md`, formatAccessLog(entries, pick.filter ?? {}, verified, pick.label.replace(/^\$\([\w-]+\) /, '')), { preview: true });
   }
 
   private async verify(): Promise<void> {
