@@ -5,7 +5,8 @@ import type { Credential, HttpFactory } from '../credentials/Credential';
 import { Remedies, UserFacingError } from '../errors';
 import { credentialTokenSource, type TokenSource } from '../http/AuthorizedClient';
 import type { Disposable } from '../events';
-import { decideAccess, type AccessDecision } from '../policy/decideAccess';
+import type { AccessDecision } from '../policy/decideAccess';
+import { policyDecision } from './policyVerdict';
 import { formatProblem, settingPath, type CredentialTarget, type Environment, type EnvironmentResolution } from '../policy/Environment';
 import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
 import { actorOf, userKey } from './userKey';
@@ -149,7 +150,7 @@ export class AccessGate implements Disposable {
     }
     const session = this.options.identity.current();
     const what = this.describeTargets(req.targets);
-    const decision = decideAccess(env, session?.groups ?? [], this.registry);
+    const decision = policyDecision(env, session?.groups ?? [], this.registry);
     const denied = (error: UserFacingError): GateDecision => ({ kind: 'denied', reason: error.message, error, env, decision });
     if (!session)
       return denied(new UserFacingError('auth', `Cannot use ${what} in "${env.name}": you are not signed in.`, undefined, undefined, { remedies: [Remedies.signIn] }));

@@ -28,11 +28,19 @@ export function matches(e: AccessEvent, f: AccessLogFilter): boolean {
  * first (time, who, by, event, where, outcome, why). At most `limit` rows; entries are already
  * free of tokens (the log stores fingerprints only).
  */
-export function formatAccessLog(entries: readonly AccessEvent[], filter: AccessLogFilter, verify: VerifyResult, title: string, limit = 500): string {
+export function formatAccessLog(
+  entries: readonly AccessEvent[],
+  filter: AccessLogFilter,
+  verify: Pick<VerifyResult, 'ok' | 'count' | 'brokenAt'> & Partial<Pick<VerifyResult, 'breaks' | 'anchor'>>,
+  title: string,
+  limit = 500,
+): string {
   const shown = entries.filter((e) => matches(e, filter)).reverse();
+  const breaks = verify.breaks?.length ?? (verify.ok ? 0 : 1);
+  const anchored = verify.anchor === 'anchored' ? ', anchored to the head kept in the keychain' : '';
   const head = verify.ok
-    ? `**Verified**: ${verify.count} entries, the hash chain is intact.`
-    : `**Verification failed** at line ${verify.brokenAt?.line}: ${cell(verify.brokenAt?.reason)}. Entries before it are intact; export the log for review.`;
+    ? `**Verified**: ${verify.count} entries, the hash chain is intact${anchored}.`
+    : `**Verification failed** at line ${verify.brokenAt?.line}: ${cell(verify.brokenAt?.reason)}${breaks > 1 ? ` (${breaks} breaks in all; Verify Access Log lists them)` : ''}. Entries before it are intact; export the log for review.`;
   const lines = [`# Access log · ${title}`, '', head, '', `${shown.length} matching entr${shown.length === 1 ? 'y' : 'ies'}${shown.length > limit ? `, the newest ${limit} shown` : ''}, newest first.`, ''];
   lines.push('| Time | Who | By | Event | Environment | What | Outcome | Reason or detail |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const e of shown.slice(0, limit)) {

@@ -1,4 +1,5 @@
-import { decideAccess, type AccessDecision } from '../policy/decideAccess';
+import type { AccessDecision } from '../policy/decideAccess';
+import { policyDecision, verdictOf as gateVerdictOf } from '../access/policyVerdict';
 import type { CredentialTarget, Environment, EnvironmentProblem, EnvironmentResolution } from '../policy/Environment';
 import type { AnyTargetSpec } from '../targets/CredentialTargetSpec';
 import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
@@ -74,10 +75,9 @@ const IDENTITY_KEYS: Readonly<Record<string, readonly string[]>> = {
  * The verdict the access gate gives for a use that issues a credential (AccessGate.evaluate):
  * not granted by the policy → denied; granted in an environment that asks → confirm.
  */
+/** The gate's own rule (src/core/access/policyVerdict.ts). */
 export function verdictOf(decision: AccessDecision, target: CredentialTarget): Verdict {
-  const t = decision.targets[target];
-  if (!t?.granted) return 'denied';
-  return decision.confirm ? 'confirm' : 'granted';
+  return gateVerdictOf(decision, target);
 }
 
 export function reaches(verdict: Verdict): boolean {
@@ -125,7 +125,7 @@ export function identityOf(spec: AnyTargetSpec, env: Environment): IdentityMappi
 export function subjectCells(resolution: EnvironmentResolution, groups: readonly string[], registry: TargetRegistry = BUILTIN_TARGETS): MatrixCell[] {
   const cells: MatrixCell[] = [];
   for (const env of Object.values(resolution.environments)) {
-    const decision = decideAccess(env, groups, registry);
+    const decision = policyDecision(env, groups, registry);
     for (const spec of registry.all()) {
       const t = decision.targets[spec.id];
       cells.push({
