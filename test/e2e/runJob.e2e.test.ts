@@ -170,7 +170,7 @@ describe('Run Job in Staging (packaged extension in VS Code 1.100)', function ()
     await vs.fillInputBox('INC-78 verify one row');
     await vs.page.locator('.tab', { hasText: 'prod features query.md' }).waitFor({ state: 'visible', timeout: 30_000 });
 
-    // bob is denied prod: the denial is in the log too.
+    // bob's denial of staging, earlier, is in the log too.
     const text = fs.readFileSync(logFile(), 'utf8');
     const events = loggedEvents();
     const byPurpose = Object.fromEntries(events.filter((e) => e.type === 'accessConfirmed' && e.environment === 'prod').map((e) => [e.purpose, e.reason]));

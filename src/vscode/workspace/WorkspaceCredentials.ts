@@ -41,7 +41,7 @@ export class WorkspaceCredentials extends Disposables {
     private readonly gate: AccessGate,
     private readonly prompt: AccessPrompt,
     private readonly picker: EnvironmentPicker,
-    sink: AccessEventSink,
+    private readonly sink: AccessEventSink,
     private readonly log: vscode.LogOutputChannel,
     commands: CommandRunner,
   ) {
@@ -201,6 +201,7 @@ export class WorkspaceCredentials extends Disposables {
     });
     if (registration) this.terminals.set(terminal, registration);
     terminal.show();
+    this.sink.record({ type: 'terminalOpened', outcome: 'success', environment, target: grant.targets.join(','), purpose: 'terminal', reason: grant.reason, detail: registration ? 'local credential endpoints' : undefined });
   }
 
   /** Every debug session of the workspace gets the active environment's endpoints. */
