@@ -158,24 +158,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new RunsTreeProvider(runs),
     new AgentTools(gate, environments, sessions, accessLog),
     registerPolicyReview({ environments, registry: gate.targets, sink: accessLog, documents, log, commands }),
-    registerSecretScanning({
-      extensionUri: context.extensionUri,
-      commands,
-      log,
-      databricksEnvironments: () =>
-        Object.values(environments.resolution().environments).flatMap((env) => {
-          const d = gate.evaluate({ environment: env.name, purpose: 'secretScope', targets: ['databricks'] });
-          if (d.kind === 'denied' || !env.databricks?.host) return [];
-          return [{ name: env.name, host: env.databricks.host, detail: d.kind === 'confirm' ? 'asks for a reason' : undefined }];
-        }),
-      getSecretsClient: async (environment, purpose) => {
-        const grant = await prompt.grant({ environment, purpose, targets: ['databricks'], action: 'Move a hard-coded secret to a secret scope' });
-        if (!grant) throw new CancelledError();
-        const host = gate.environment(environment)?.databricks?.host;
-        if (!host) throw new UserFacingError('config', `"${environment}" has no Databricks workspace.`);
-        return new SecretsClient(host, gate.tokenSource(grant, 'databricks'));
-      },
-    }),
+    secretScanning(context, commands, log, environments, gate, prompt),
     ...credentialCommands.register(commands),
     ...jobCommands.register(commands),
     ...queryCommands.register(commands),
@@ -187,6 +170,28 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   onState();
+}
+
+/** Hard-coded secret diagnostics and fixes; moving a secret into a scope goes through the gate. */
+function secretScanning(context: vscode.ExtensionContext, commands: CommandRunner, log: vscode.LogOutputChannel, environments: EnvironmentsService, gate: AccessGate, prompt: AccessPrompt): vscode.Disposable {
+  return registerSecretScanning({
+    extensionUri: context.extensionUri,
+    commands,
+    log,
+    databricksEnvironments: () =>
+      Object.values(environments.resolution().environments).flatMap((env) => {
+        const d = gate.evaluate({ environment: env.name, purpose: 'secretScope', targets: ['databricks'] });
+        if (d.kind === 'denied' || !env.databricks?.host) return [];
+        return [{ name: env.name, host: env.databricks.host, detail: d.kind === 'confirm' ? 'asks for a reason' : undefined }];
+      }),
+    getSecretsClient: async (environment, purpose) => {
+      const grant = await prompt.grant({ environment, purpose, targets: ['databricks'], action: 'Move a hard-coded secret to a secret scope' });
+      if (!grant) throw new CancelledError();
+      const host = gate.environment(environment)?.databricks?.host;
+      if (!host) throw new UserFacingError('config', `"${environment}" has no Databricks workspace.`);
+      return new SecretsClient(host, gate.tokenSource(grant, 'databricks'));
+    },
+  });
 }
 
 async function showStatusActions(): Promise<void> {
