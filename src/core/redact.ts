@@ -80,18 +80,29 @@ const keepPrefix = (n: number) => (m: string) => `${m.slice(0, n)}…${MARK}`;
 
 const SHAPES: ShapeRule[] = [
   // PEM private keys, whole blocks or cut off (also inside JSON strings with \n escapes, as in a
-  // Google service-account key file).
+  // Google service-account key file). The END is looked for within 4 KiB (bounded work per
+  // header); a longer block is still covered by the cut-off form, which takes the base64 body.
   {
-    re: /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:[\s\S]*?-----END \1-----|[A-Za-z0-9+/=\s\\]*)/g,
+    re: /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:[\s\S]{0,4096}?-----END \1-----|[A-Za-z0-9+/=\s\\]*)/g,
     replace: (m, kind) => {
       const whole = m.endsWith(`END ${kind}-----`);
       if (!whole && !m.slice(`-----BEGIN ${kind}-----`.length).replace(/\\n/g, '').trim()) return undefined; // nothing after the header
       return `-----BEGIN ${kind}-----${MARK}${whole ? `-----END ${kind}-----` : ''}`;
     },
   },
-  // JWE (five parts; the encrypted key may be empty) and JWS/JWT (three parts).
-  { re: /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replace: keepPrefix(4) },
-  { re: /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, replace: keepPrefix(4) },
+  // JWS/JWT (three parts, the signature may be empty) and JWE (five parts, the key part may be
+  // empty). One maximal run per match, checked afterwards: linear time on any input.
+  {
+    re: /(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_.-]*/g,
+    replace: (m) => {
+      const p = m.split('.');
+      const jws = p.length >= 3 && p[0].length >= 11 && p[1].length >= 8;
+      const jwe = p.length >= 5 && p[0].length >= 11 && p[2].length >= 8 && p[3].length >= 8 && p[4].length >= 8;
+      if (!jws && !jwe) return undefined;
+      const fullStop = m.endsWith('.') && p.length > (jwe ? 5 : 3) ? '.' : ''; // "… was eyJ….sig." keeps its stop
+      return `${m.slice(0, 4)}…${MARK}${fullStop}`;
+    },
+  },
   // Databricks personal access tokens and OAuth tokens.
   { re: /\bdapi[0-9a-f]{32}(?:-\d+)?\b/g, replace: keepPrefix(4) },
   { re: /\bdose[0-9a-f]{32,}\b/g, replace: keepPrefix(4) },
@@ -127,7 +138,7 @@ const SHAPES: ShapeRule[] = [
   },
   // A password in a URL: scheme://user:password@host.
   {
-    re: /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/:@"'<>]+):([^\s/@"'<>]+)@/gi,
+    re: /\b([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/:@"'<>]+):([^\s/@"'<>]+)@/gi,
     replace: (_m, scheme, user) => `${scheme}${user}:${MARK}@`,
   },
 ];
