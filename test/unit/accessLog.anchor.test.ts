@@ -163,6 +163,31 @@ describe('AccessLog anchor (secret store)', () => {
     assert.match(r.brokenAt!.reason, /no MAC/);
   });
 
+  it('a window that still holds the key puts it back when the store lost it', async () => {
+    const { log, store } = await anchoredLog(2);
+    await store.delete('accessLog.seal');
+    await log.append({ type: 'signOut', outcome: 'success' });
+    const r = await log.verify();
+    assert.equal(r.ok, true, reasons(r));
+    assert.equal(r.sealedFrom, 1);
+  });
+
+  it('windows converge on the key the store kept when two sealed at once', async () => {
+    const store = new TestSecretStorage();
+    const { log: a } = await anchoredLog(1, store);
+    const b = new AccessLog(a.file, undefined, undefined, undefined, { anchor: store });
+    await b.append({ type: 'signIn', outcome: 'success' });
+    // Another window's key replaced this one's (a store that syncs windows late).
+    const other = new TestSecretStorage();
+    await anchoredLog(1, other, join(mkdtempSync(join(tmpdir(), 'mlspanner-other-')), 'x.jsonl'));
+    const sealed = JSON.parse(other.data.get('accessLog.seal')!) as { key: string };
+    await store.store('accessLog.seal', JSON.stringify({ v: 1, key: sealed.key, sealedFrom: 3 }));
+    await a.append({ type: 'signOut', outcome: 'success' });
+    await b.append({ type: 'signOut', outcome: 'success' });
+    const r = await a.verify();
+    assert.equal(r.ok, true, reasons(r));
+  });
+
   it('sealed entries whose key is gone from the store are reported', async () => {
     const { log, store } = await anchoredLog(2);
     await store.delete('accessLog.seal');

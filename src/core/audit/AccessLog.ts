@@ -256,7 +256,12 @@ export class AccessLog implements AccessEventSink {
     if (!this.anchor) return { start: tail };
     let head: LogHead | undefined;
     try {
-      this.seal ??= await this.anchor.readSeal();
+      // Read every time, not cached: if two windows sealed at once (the secret store syncs
+      // windows with a delay), all converge on the key the store kept.
+      const stored = await this.anchor.readSeal();
+      // The store lost the key this window still holds: put it back rather than start another.
+      if (!stored && this.seal) await this.anchor.storeSeal(this.seal);
+      this.seal = stored ?? this.seal;
       head = await this.anchor.readHead();
     } catch (e) {
       this.onWarning(`The access log's anchor could not be read from the secret store; this entry is written unsealed: ${errorText(e)}`);
@@ -334,7 +339,7 @@ export class AccessLog implements AccessEventSink {
     try {
       let anchor: AnchorState | 'missing' | undefined;
       if (this.anchor) {
-        const seal = this.seal ?? (await this.anchor.readSeal());
+        const seal = await this.anchor.readSeal();
         anchor = seal ? { key: seal.key, sealedFrom: seal.sealedFrom, head: await this.anchor.readHead() } : 'missing';
       }
       const size = await fs.stat(this.file).then(

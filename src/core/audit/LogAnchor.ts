@@ -70,9 +70,14 @@ export class LogAnchor {
 
   /** A new random key sealing entries from `sealedFrom` on. Call under the log's file lock. */
   async createSeal(sealedFrom: number): Promise<LogSeal> {
-    const key = randomBytes(32);
-    await withTimeout(this.store.store(this.sealKey, JSON.stringify({ v: 1, key: key.toString('hex'), sealedFrom })), this.timeoutMs, 'storing the access-log key');
-    return { key: createSecretKey(key), sealedFrom };
+    const seal = { key: createSecretKey(randomBytes(32)), sealedFrom };
+    await this.storeSeal(seal);
+    return seal;
+  }
+
+  async storeSeal(seal: LogSeal): Promise<void> {
+    const value = JSON.stringify({ v: 1, key: seal.key.export().toString('hex'), sealedFrom: seal.sealedFrom });
+    await withTimeout(this.store.store(this.sealKey, value), this.timeoutMs, 'storing the access-log key');
   }
 
   async readHead(): Promise<LogHead | undefined> {
