@@ -78,6 +78,27 @@ interface ShapeRule {
 
 const keepPrefix = (n: number) => (m: string) => `${m.slice(0, n)}…${MARK}`;
 
+/** Replaces each JWS/JWE inside a run of [A-Za-z0-9_.-], or returns undefined when there is none. */
+function redactJwtsInRun(run: string): string | undefined {
+  const seg = run.split('.');
+  const out: string[] = [];
+  let found = false;
+  for (let k = 0; k < seg.length; k++) {
+    const j = seg[k].indexOf('eyJ');
+    const header = j >= 0 && seg[k].length - j >= 11;
+    const jwe = header && k + 4 < seg.length && seg[k + 2].length >= 8 && seg[k + 3].length >= 8 && seg[k + 4].length >= 8;
+    const jws = header && k + 2 < seg.length && seg[k + 1].length >= 8;
+    if (!jwe && !jws) {
+      out.push(seg[k]);
+      continue;
+    }
+    found = true;
+    out.push(`${seg[k].slice(0, j + 4)}…${MARK}`);
+    k += jwe ? 4 : 2; // the parts of this token are gone with it
+  }
+  return found ? out.join('.') : undefined;
+}
+
 const SHAPES: ShapeRule[] = [
   // PEM private keys, whole blocks or cut off (also inside JSON strings with \n escapes, as in a
   // Google service-account key file). The END is looked for within 4 KiB (bounded work per
@@ -91,18 +112,9 @@ const SHAPES: ShapeRule[] = [
     },
   },
   // JWS/JWT (three parts, the signature may be empty) and JWE (five parts, the key part may be
-  // empty). One maximal run per match, checked afterwards: linear time on any input.
-  {
-    re: /(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_.-]*/g,
-    replace: (m) => {
-      const p = m.split('.');
-      const jws = p.length >= 3 && p[0].length >= 11 && p[1].length >= 8;
-      const jwe = p.length >= 5 && p[0].length >= 11 && p[2].length >= 8 && p[3].length >= 8 && p[4].length >= 8;
-      if (!jws && !jwe) return undefined;
-      const fullStop = m.endsWith('.') && p.length > (jwe ? 5 : 3) ? '.' : ''; // "… was eyJ….sig." keeps its stop
-      return `${m.slice(0, 4)}…${MARK}${fullStop}`;
-    },
-  },
+  // empty), also glued to other token characters ("-eyJ…"). Each maximal run of token
+  // characters is matched once and searched in code: linear time on any input.
+  { re: /(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{21,}/g, replace: (m) => (m.includes('eyJ') ? redactJwtsInRun(m) : undefined) },
   // Databricks personal access tokens and OAuth tokens.
   { re: /\bdapi[0-9a-f]{32}(?:-\d+)?\b/g, replace: keepPrefix(4) },
   { re: /\bdose[0-9a-f]{32,}\b/g, replace: keepPrefix(4) },

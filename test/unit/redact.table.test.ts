@@ -27,6 +27,8 @@ const SECRETS: Array<[string, string, string]> = [
   ['a JWT', `token ${jwt} here`, jwt.split('.')[2]],
   ['a JWT in a bearer header', `Authorization: Bearer ${jwt}`, jwt.split('.')[1]],
   ['a JWE with an empty key part', `assertion=${jwe}`, jwe.split('.')[3]],
+  ['a JWT glued to a dash', `PERMISSION_DENIED: -${jwt}`, jwt.split('.')[1]],
+  ['a JWT at the end of a sentence', `the token was ${jwt}.`, jwt.split('.')[2]],
   ['a Databricks PAT', `dapi${hex(32)}`, hex(32)],
   ['a Databricks PAT with a suffix', `token dapi${hex(32, 5)}-2 used`, hex(32, 5)],
   ['a Databricks OAuth token', `DATABRICKS_TOKEN=dose${hex(40, 8)}`, hex(40, 8)],
