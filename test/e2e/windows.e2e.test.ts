@@ -46,6 +46,9 @@ describe('two windows, one session (packaged extension in VS Code 1.100)', funct
     await openSidebar(second);
     await signInButton(second).waitFor({ state: 'visible', timeout: 30_000 });
     await signInFromSidebar(vs, 'alice');
+    // The user comes back to the other window.
+    await second.bringToFront();
+    await second.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
     await accountRow(second).waitFor({ state: 'visible', timeout: 30_000 });
     await vs.screenshot('30-second-window-signed-in', second);
   });
@@ -61,7 +64,10 @@ describe('two windows, one session (packaged extension in VS Code 1.100)', funct
   });
 
   it('a sign-out in one window signs out the other', async function () {
+    await vs.page.bringToFront();
     await vs.runCommand('ML Spanner: Sign Out');
+    await second.bringToFront();
+    await second.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
     await signInButton(second).waitFor({ state: 'visible', timeout: 30_000 });
     assert.ok(!(await accountRow(second).isVisible()));
     await vs.screenshot('31-second-window-signed-out', second);

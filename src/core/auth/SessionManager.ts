@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import * as oidc from 'openid-client';
+
+import { loadOidc } from './loadOidc';
 import type { AccessEventSink } from '../audit/AccessLog';
 import { CancelledError, UserFacingError, errorMessage, isCancellation } from '../errors';
 import { Emitter } from '../events';
@@ -217,6 +218,18 @@ export class SessionManager implements IdentitySource {
 
   get state(): SessionState {
     return this._state;
+  }
+
+  /**
+   * Re-reads the stored session (e.g. when the window gets focus): where a host does not tell
+   * other windows about SecretStorage writes (a browser tab of code-server), a sign-in or
+   * sign-out in another window is followed here.
+   */
+  resync(): Promise<void> {
+    const settings = this.deps.settings();
+    if (this.disposed || !isConfigured(settings)) return Promise.resolve();
+    this.syncing = this.syncing.then(() => this.syncFromStore(settings)).catch((err) => this.backgroundError(err));
+    return this.syncing;
   }
 
   current(): IdentitySession | undefined {
@@ -490,13 +503,13 @@ export class SessionManager implements IdentitySource {
   private async loopbackFlow(client: OidcApi, ui: SignInUi, signal: AbortSignal, options: SignInOptions): Promise<TokenSet> {
     const server = await LoopbackServer.start();
     try {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
+      const verifier = loadOidc().randomPKCECodeVerifier();
+      const state = loadOidc().randomState();
+      const nonce = loadOidc().randomNonce();
       const redirectUri = server.redirectUri;
       const prompt = options.prompt ? accountPrompt(options.prompt, client.promptValuesSupported) : undefined;
       if (prompt) this.log('info', `Sign-in asks the provider to ${prompt === 'select_account' ? 'let you pick the account' : 'ask for your credentials again'} (prompt=${prompt}).`);
-      const url = client.authorizationUrl({ redirectUri, codeChallenge: await oidc.calculatePKCECodeChallenge(verifier), state, nonce, prompt });
+      const url = client.authorizationUrl({ redirectUri, codeChallenge: await loadOidc().calculatePKCECodeChallenge(verifier), state, nonce, prompt });
       const waiting = server.waitForCallback({ state, timeoutMs: this.deps.signInTimeoutMs ?? 300_000, signal });
       void ui.openBrowser(url.href).catch(() => false);
       const callback = await waiting;

@@ -44,6 +44,9 @@ export class SignInCommands extends Disposables {
         void sessions.settingsChanged(before);
       }),
     );
+    // Other windows' sign-in and sign-out reach this one through SecretStorage events; where the
+    // host sends none across windows, coming back to the window catches up.
+    this.register(vscode.window.onDidChangeWindowState((w) => w.focused && void sessions.resync()));
     // Silent restore from the stored refresh token; never opens a browser.
     if (settings.isConfigured()) sessions.restore().catch((e) => log.warn(`Could not restore the session: ${String((e as Error)?.message ?? e)}`));
   }
