@@ -222,7 +222,7 @@ export class ChainVerifier {
         this.fail(1, `the log is empty, but ${head.seq} ${head.seq === 1 ? 'entry was' : 'entries were'} recorded (the file was emptied or replaced)`, 0);
       } else if (head.seq > this.lastSeq) {
         const n = head.seq - this.lastSeq;
-        this.fail(this.lastLine + 1, `the log ends at entry ${this.lastSeq}, but entry ${head.seq} was recorded: ${n} ${n === 1 ? 'entry' : 'entries'} removed from the end`, this.total);
+        this.fail(this.lastLine + 1, `the log ends at entry ${this.lastSeq}, but entry ${head.seq} was recorded: ${n} ${n === 1 ? 'entry' : 'entries'} removed from the end (or lost in a system crash)`, this.total);
       } else {
         this.fail(this.lastLine + 1, `entry ${head.seq}, recorded in the secret store, is missing from the log`, this.total);
       }
