@@ -47,6 +47,8 @@ export function activate(context: vscode.ExtensionContext): void {
       log.error(`Access log write failed: ${redact(errorMessage(e))}`);
       void vscode.window.showErrorMessage(`ML Spanner could not write to its access log: ${redact(errorMessage(e))}`, 'Show Log').then((p) => p && log.show(true));
     },
+    // The head and the seal key live in SecretStorage: truncation and a recomputed chain show.
+    { anchor: context.secrets, onWarning: (m) => log.warn(redact(m)) },
   );
   const sessions: SessionManager = new SessionManager({
     settings: () => settings.idp(),

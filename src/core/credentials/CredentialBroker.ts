@@ -2,6 +2,7 @@ import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
 import type { IdentitySession, IdentitySource } from '../auth/IdentitySession';
 import { errorMessage, UserFacingError } from '../errors';
 import { tokenFingerprint } from '../fingerprint';
+import { forgetSecret, registerSecret } from '../redact';
 import { createHttpClient } from '../http/HttpClient';
 import type { CredentialTarget, Environment } from '../policy/Environment';
 import { Emitter, type Disposable } from '../events';
@@ -70,6 +71,10 @@ interface Entry {
 /** The minimum validity asked of the IdP tokens before they are exchanged. */
 const SUBJECT_MIN_VALIDITY_SECONDS = 120;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function secretsOf(c: Credential): string[] {
+  return c.kind === 'aws' ? [c.secretAccessKey, c.sessionToken] : [c.accessToken];
+}
 
 /**
  * Cache key: (environment, issuer, subject, target and everything that decides where the token
@@ -210,6 +215,7 @@ export class CredentialBroker implements Disposable {
   dispose(): void {
     this.disposed = true;
     this.stopAutoRefresh();
+    for (const e of this.entries.values()) if (e.credential) secretsOf(e.credential).forEach(forgetSecret);
     this.entries.clear();
     this.states.clear();
     this.changes.dispose();
@@ -223,6 +229,7 @@ export class CredentialBroker implements Disposable {
       this.entries.delete(key);
       removed++;
       if (e.credential) {
+        secretsOf(e.credential).forEach(forgetSecret);
         n++;
         this.record(e.credential, { type: 'credentialRevoked', outcome: 'success', reason });
       }
@@ -236,6 +243,9 @@ export class CredentialBroker implements Disposable {
     const p = this.exchange(env, entry.target, asked).then(
       (credential) => {
         if (this.entries.get(entry.key) === entry) {
+          // The values held now are redacted wherever text is shown or written.
+          if (entry.credential) secretsOf(entry.credential).forEach(forgetSecret);
+          secretsOf(credential).forEach(registerSecret);
           entry.credential = credential;
           entry.error = undefined;
           entry.retryAt = undefined;

@@ -53,7 +53,7 @@ export class AccessLogCommands {
       this.log.info(`Access log verified: ${r.count} entries, chain intact.`);
       void vscode.window.showInformationMessage(`Access log verified: ${r.count} entries, hash chain intact.`);
     } else {
-      const where = r.brokenAt ? `line ${r.brokenAt.line}: ${r.brokenAt.reason}` : 'unknown position';
+      const where = r.brokenAt ? `line ${r.brokenAt.line}: ${r.brokenAt.reason}${r.breaks.length > 1 ? ` (and ${r.breaks.length - 1} more: ${r.breaks.slice(1, 4).map((b) => `line ${b.line}`).join(', ')}${r.breaks.length > 4 ? ', …' : ''})` : ''}` : 'unknown position';
       this.log.error(`Access log verification failed at ${where}.`);
       void vscode.window.showErrorMessage(`Access log tampered or damaged at ${where}. ${r.count} entries before it are intact.`, 'Show Access Log').then((p) => {
         if (p) void this.show();
