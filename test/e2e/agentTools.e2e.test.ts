@@ -91,7 +91,7 @@ describe('tools for agents (packaged extension in VS Code 1.100)', function () {
         await dialog.waitFor({ state: 'visible', timeout: 30_000 });
         assert.match(await dialog.innerText(), /Starting Databricks job \d+ in dev/);
         await vs.screenshot('20-agent-tool-confirmation');
-        await dialog.locator('.dialog-buttons a.monaco-button').first().click();
+        await dialog.locator('.dialog-buttons a.monaco-button', { hasText: /^(Yes|Continue|Allow)$/ }).first().click();
       },
     );
     const [run, prod] = r.results;

@@ -1,4 +1,5 @@
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
+import { loadOidc } from './loadOidc';
 import { UserFacingError } from '../errors';
 import { redact } from '../redact';
 import { checkEndpointUrl, isLoopbackHost } from '../policy/endpointUrl';
@@ -85,7 +86,7 @@ function whereOf(issuer: string, endpoint: string): string {
  */
 export function describeOidcError(e: unknown, issuer: string, stage: string, endpoint: string = issuer): UserFacingError {
   if (e instanceof UserFacingError) return e;
-  if (e instanceof oidc.AuthorizationResponseError || e instanceof oidc.ResponseBodyError) {
+  if (e instanceof loadOidc().AuthorizationResponseError || e instanceof loadOidc().ResponseBodyError) {
     const code = e.error;
     const desc = e.error_description ? redact(e.error_description) : undefined;
     const why = desc ? `${code}: ${desc}` : code;
@@ -195,7 +196,7 @@ export function accountPrompt(requested: AccountPrompt, promptValuesSupported: u
 export class OidcClient {
   private constructor(
     readonly settings: OidcSettings,
-    readonly config: oidc.Configuration,
+    readonly config: Oidc.Configuration,
     private readonly lifetime: AbortController,
   ) {}
 
@@ -205,14 +206,14 @@ export class OidcClient {
     const lifetime = new AbortController();
     const onAbort = () => lifetime.abort();
     signal?.addEventListener('abort', onAbort);
-    const fetchWithLifetime: oidc.CustomFetch = (input, init) =>
+    const fetchWithLifetime: Oidc.CustomFetch = (input, init) =>
       fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, lifetime.signal]) : lifetime.signal } as RequestInit);
-    const execute = url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
+    const execute = url.protocol === 'http:' ? [loadOidc().allowInsecureRequests] : [];
     try {
-      const config = await oidc.discovery(url, settings.clientId, { token_endpoint_auth_method: 'none' }, oidc.None(), {
+      const config = await loadOidc().discovery(url, settings.clientId, { token_endpoint_auth_method: 'none' }, loadOidc().None(), {
         execute,
         timeout: settings.timeoutSeconds ?? 30,
-        [oidc.customFetch]: fetchWithLifetime,
+        [loadOidc().customFetch]: fetchWithLifetime,
       });
       const problems = checkProviderEndpoints(config.serverMetadata() as Record<string, unknown>);
       if (problems.length)
@@ -222,8 +223,8 @@ export class OidcClient {
           'Check mlspanner.idp.issuer; the provider administrator must publish https endpoints in its discovery document.',
         );
       // openid-client then allows http for these (loopback-only) endpoints as well.
-      if (PROVIDER_ENDPOINTS.some((n) => String(config.serverMetadata()[n] ?? '').startsWith('http:'))) oidc.allowInsecureRequests(config);
-      config[oidc.customFetch] = fetchWithLifetime;
+      if (PROVIDER_ENDPOINTS.some((n) => String(config.serverMetadata()[n] ?? '').startsWith('http:'))) loadOidc().allowInsecureRequests(config);
+      config[loadOidc().customFetch] = fetchWithLifetime;
       return new OidcClient(settings, config, lifetime);
     } catch (e) {
       lifetime.abort();
@@ -270,9 +271,9 @@ export class OidcClient {
    */
   async checkClientKnown(): Promise<void> {
     try {
-      await oidc.refreshTokenGrant(this.config, 'mlspanner-client-check');
+      await loadOidc().refreshTokenGrant(this.config, 'mlspanner-client-check');
     } catch (e) {
-      if (e instanceof oidc.ResponseBodyError && (e.error === 'invalid_client' || e.error === 'unauthorized_client'))
+      if (e instanceof loadOidc().ResponseBodyError && (e.error === 'invalid_client' || e.error === 'unauthorized_client'))
         throw describeOidcError(e, this.settings.issuer, 'client check', this.endpoint('token_endpoint'));
       const net = describeOidcError(e, this.settings.issuer, 'client check', this.endpoint('token_endpoint'));
       if (net.kind === 'network') throw net;
@@ -280,7 +281,7 @@ export class OidcClient {
   }
 
   authorizationUrl(p: { redirectUri: string; codeChallenge: string; state: string; nonce: string; prompt?: AccountPrompt }): URL {
-    return oidc.buildAuthorizationUrl(this.config, {
+    return loadOidc().buildAuthorizationUrl(this.config, {
       redirect_uri: p.redirectUri,
       scope: this.settings.scopes.join(' '),
       code_challenge: p.codeChallenge,
@@ -300,12 +301,12 @@ export class OidcClient {
     if (!this.endSessionSupported) return undefined;
     const params: Record<string, string> = { client_id: this.settings.clientId };
     if (p.idTokenHint) params.id_token_hint = p.idTokenHint;
-    return oidc.buildEndSessionUrl(this.config, params);
+    return loadOidc().buildEndSessionUrl(this.config, params);
   }
 
   async exchangeCode(callback: URL, checks: { verifier: string; state: string; nonce: string; redirectUri: string }, now = Date.now()): Promise<TokenSet> {
     try {
-      const res = await oidc.authorizationCodeGrant(this.config, callback, {
+      const res = await loadOidc().authorizationCodeGrant(this.config, callback, {
         pkceCodeVerifier: checks.verifier,
         expectedState: checks.state,
         expectedNonce: checks.nonce,
@@ -317,9 +318,9 @@ export class OidcClient {
     }
   }
 
-  async startDeviceAuthorization(now = Date.now()): Promise<{ info: DeviceCodeInfo; handle: oidc.DeviceAuthorizationResponse }> {
+  async startDeviceAuthorization(now = Date.now()): Promise<{ info: DeviceCodeInfo; handle: Oidc.DeviceAuthorizationResponse }> {
     try {
-      const handle = await oidc.initiateDeviceAuthorization(this.config, { scope: this.settings.scopes.join(' ') });
+      const handle = await loadOidc().initiateDeviceAuthorization(this.config, { scope: this.settings.scopes.join(' ') });
       return {
         handle,
         info: {
@@ -335,12 +336,12 @@ export class OidcClient {
   }
 
   /** Polls per RFC 8628 §3.5 (interval, slow_down +5 s, expiry) until the user finishes. */
-  async pollDevice(handle: oidc.DeviceAuthorizationResponse, signal: AbortSignal): Promise<TokenSet> {
+  async pollDevice(handle: Oidc.DeviceAuthorizationResponse, signal: AbortSignal): Promise<TokenSet> {
     try {
-      return toTokenSet(await oidc.pollDeviceAuthorizationGrant(this.config, handle, undefined, { signal }), Date.now());
+      return toTokenSet(await loadOidc().pollDeviceAuthorizationGrant(this.config, handle, undefined, { signal }), Date.now());
     } catch (e) {
       if (signal.aborted) throw e;
-      if (e instanceof oidc.ResponseBodyError && e.error === 'expired_token')
+      if (e instanceof loadOidc().ResponseBodyError && e.error === 'expired_token')
         throw new UserFacingError('auth', 'The device code expired before sign-in was completed.', 'Click Sign In to get a new code.');
       throw describeOidcError(e, this.settings.issuer, 'device sign-in', this.endpoint('token_endpoint'));
     }
@@ -353,7 +354,7 @@ export class OidcClient {
    */
   async refresh(refreshToken: string, now = Date.now()): Promise<TokenSet> {
     try {
-      const res = await oidc.refreshTokenGrant(this.config, refreshToken);
+      const res = await loadOidc().refreshTokenGrant(this.config, refreshToken);
       return toTokenSet(res, now);
     } catch (e) {
       throw describeOidcError(e, this.settings.issuer, 'session refresh', this.endpoint('token_endpoint'));
@@ -364,7 +365,7 @@ export class OidcClient {
   async revoke(refreshToken: string): Promise<void> {
     if (!this.revocationSupported) return;
     try {
-      await oidc.tokenRevocation(this.config, refreshToken, { token_type_hint: 'refresh_token' });
+      await loadOidc().tokenRevocation(this.config, refreshToken, { token_type_hint: 'refresh_token' });
     } catch (e) {
       throw describeOidcError(e, this.settings.issuer, 'revocation', this.endpoint('revocation_endpoint'));
     }
@@ -378,7 +379,7 @@ export type OidcApi = Pick<
 > &
   Partial<Pick<OidcClient, 'endSessionSupported' | 'promptValuesSupported' | 'endSessionUrl' | 'close'>>;
 
-function toTokenSet(res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers, now: number): TokenSet {
+function toTokenSet(res: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers, now: number): TokenSet {
   if (!res.access_token) throw new UserFacingError('protocol', 'The identity provider returned no access token.', 'Contact your identity provider administrator.');
   const expiresIn = res.expiresIn() ?? 3600;
   return {
