@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { loadOidc } from './loadOidc';
+import { forgetSecret, registerSecret } from '../redact';
 import type { AccessEventSink } from '../audit/AccessLog';
 import { CancelledError, UserFacingError, errorMessage, isCancellation } from '../errors';
 import { Emitter } from '../events';
@@ -246,6 +247,12 @@ export class SessionManager implements IdentitySource {
   }
 
   private setState(s: SessionState): void {
+    // The tokens this window holds are redacted by value wherever text is shown or written.
+    const held = (x: SessionState) => (x.kind === 'signedIn' ? [x.session.idToken, x.session.accessToken] : []);
+    const before = held(this._state);
+    const after = held(s);
+    after.forEach(registerSecret);
+    before.forEach(forgetSecret);
     this._state = s;
     this.changed.fire(s);
   }
