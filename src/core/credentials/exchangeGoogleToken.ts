@@ -3,6 +3,7 @@
 // (565 KB with axios vs 277 KB axios alone) for two HTTP requests. The STS exchange and the
 // impersonation call are therefore made with the shared axios client, per CONTRACTS.md "Google".
 import { UserFacingError } from '../errors';
+import { AuthorizedClient, functionTokenSource } from '../http/AuthorizedClient';
 import { ServiceError, serviceText, withoutSecret } from '../http/HttpClient';
 import type { SubjectTokenKind } from '../auth/IdentitySession';
 import { settingPath } from '../policy/Environment';
@@ -65,11 +66,16 @@ export async function exchangeGoogleToken(http: HttpFactory, req: GoogleExchange
   const lifetime = Math.min(req.maxTtlSeconds, MAX_IMPERSONATION_LIFETIME_SECONDS);
   let gen: { accessToken?: unknown; expireTime?: unknown };
   try {
-    const res = await http('Google IAM Credentials').post<unknown>(
-      `${req.iamCredentialsEndpoint}/v1/projects/-/serviceAccounts/${req.serviceAccount}:generateAccessToken`,
-      { scope: [CLOUD_PLATFORM_SCOPE], lifetime: `${lifetime}s` },
-      { headers: { Authorization: `Bearer ${sts.access_token}`, 'Content-Type': 'application/json', Accept: 'application/json' } },
-    );
+    // The STS token is the bearer of this one request; it cannot be renewed here, so a 401 is final.
+    const stsToken = String(sts.access_token);
+    const iam = new AuthorizedClient(http('Google IAM Credentials'), functionTokenSource(async () => stsToken, 'Google STS'));
+    const res = await iam.request<unknown>({
+      method: 'POST',
+      url: `${req.iamCredentialsEndpoint}/v1/projects/-/serviceAccounts/${req.serviceAccount}:generateAccessToken`,
+      data: { scope: [CLOUD_PLATFORM_SCOPE], lifetime: `${lifetime}s` },
+      headers: { 'Content-Type': 'application/json' },
+      noAuthRetry: true,
+    });
     gen = (res.data ?? {}) as typeof gen;
   } catch (e) {
     throw impersonationError(req, e);
