@@ -6,7 +6,7 @@
 import { startAwsStsEmulator } from '../../sandbox/aws/AwsStsEmulator';
 import { startDatabricksWorkspace } from '../../sandbox/databricks/DatabricksWorkspace';
 import { startGoogleEmulator } from '../../sandbox/google/GoogleEmulator';
-import { startBenchIssuer } from './issuer';
+import { startTestIssuer } from '../../sandbox/TestIssuer';
 
 export const BENCH_AUDIENCE = 'mlspanner-bench';
 export const BENCH_WORKLOAD_AUDIENCE = '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/bench/providers/bench';
@@ -23,7 +23,7 @@ export interface ExchangeServers {
 }
 
 async function main() {
-  const issuer = await startBenchIssuer();
+  const issuer = await startTestIssuer();
   const trust = { issuer: issuer.issuer, audience: BENCH_AUDIENCE, subjectClaim: 'sub', groupsClaim: 'groups' };
   const databricks = await startDatabricksWorkspace({
     host: '127.0.0.1',

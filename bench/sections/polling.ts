@@ -15,7 +15,7 @@ import { JobRunner, MemoryRunStore, type JobRunnerOptions } from '../../src/core
 import { FixedPollSchedule, RunPollSchedule, type PollingSchedule } from '../../src/core/databricks/PollSchedule';
 import { createHttpClient } from '../../src/core/http/HttpClient';
 import { seededRandom, startDatabricksWorkspace, type DemoJobSpec } from '../../sandbox/databricks/DatabricksWorkspace';
-import { startBenchIssuer } from '../lib/issuer';
+import { startTestIssuer } from '../../sandbox/TestIssuer';
 import { ratio, type Row } from '../lib/table';
 
 /** ×10: a few ms of timer or loopback latency (more on a busy machine) are magnified ten times in the delays. */
@@ -87,7 +87,7 @@ async function measureMix(runnerOptions: Pick<JobRunnerOptions, 'schedule' | 'us
       if (signal?.aborted) return resolve();
       setTimeout(resolve, ms / SCALE);
     });
-  const issuer = await startBenchIssuer();
+  const issuer = await startTestIssuer();
   const ws = await startDatabricksWorkspace({
     host: '127.0.0.1',
     port: 0,

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { startDatabricksWorkspace, type DatabricksWorkspaceHandle } from '../../sandbox/databricks/DatabricksWorkspace';
-import { startTestIssuer, type TestIssuer } from '../integration/databricksTestIssuer';
+import { startTestIssuer, type TestIssuer } from '../../sandbox/TestIssuer';
 import { loadContract, readContract } from './contracts';
 
 /**

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { startDatabricksWorkspace, type DatabricksWorkspaceHandle } from '../../sandbox/databricks/DatabricksWorkspace';
 import { escapeHtml, parseRunPagePath } from '../../sandbox/databricks/RunPage';
 import { DATABRICKS_HOST_DEFAULT, startSandbox } from '../../sandbox/index';
-import { startTestIssuer, type TestIssuer } from '../integration/databricksTestIssuer';
+import { startTestIssuer, type TestIssuer } from '../../sandbox/TestIssuer';
 
 /**
  * The run page behind `run_page_url`: Databricks links a run as `{host}/jobs/{job}/runs/{run}?o=…`

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index';
+import { startSandbox, type Sandbox } from '../../sandbox/index';
 import {
   escapeRegExp,
   findCodeServer,
@@ -445,11 +445,9 @@ export interface SandboxedVsCode {
  * packaged extension pointed at it. `mlspanner.idp.flow` stays `auto`: a code-server reached on
  * 127.0.0.1 means the browser runs on this machine, so the loopback redirect is chosen.
  */
-export async function startWithSandbox(
-  opts: { workspaceFiles?: Record<string, string>; extraVsix?: string[]; settings?: Record<string, unknown>; sandbox?: Omit<SandboxOptions, 'quiet'> } = {},
-): Promise<SandboxedVsCode> {
+export async function startWithSandbox(opts: { workspaceFiles?: Record<string, string>; extraVsix?: string[]; settings?: Record<string, unknown> } = {}): Promise<SandboxedVsCode> {
   if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-  const sandbox = await startSandbox({ ...opts.sandbox, quiet: true });
+  const sandbox = await startSandbox({ quiet: true });
   try {
     const vs = await startVsCode({
       vsix: VSIX,

@@ -4,7 +4,7 @@ import { DatabricksClient } from '../../src/core/databricks/DatabricksClient';
 import { JobRunner, MemoryRunStore, type RunProgress } from '../../src/core/databricks/JobRunner';
 import { UserFacingError } from '../../src/core/errors';
 import { startDatabricksWorkspace, type DatabricksWorkspaceHandle } from '../../sandbox/databricks/DatabricksWorkspace';
-import { startTestIssuer, type TestIssuer } from './databricksTestIssuer';
+import { startTestIssuer, type TestIssuer } from '../../sandbox/TestIssuer';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';

@@ -7,7 +7,7 @@ import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
 import { scanSecrets } from '../../src/core/secrets/scanSecrets';
 import { secretScopeFix, secretValue } from '../../src/core/secrets/secretFixes';
 import { startDatabricksWorkspace, type DatabricksWorkspaceHandle } from '../../sandbox/databricks/DatabricksWorkspace';
-import { startTestIssuer, type TestIssuer } from './databricksTestIssuer';
+import { startTestIssuer, type TestIssuer } from '../../sandbox/TestIssuer';
 import { signInAs } from './signInAs';
 import { sandbox } from './setup';
 

@@ -1,10 +1,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { FederationTrust } from '../../sandbox/verifyJwt';
+import type { FederationTrust } from './verifyJwt';
 
 /**
- * A minimal OpenID issuer for the Databricks tests: discovery + JWKS on loopback, and a signer
+ * A minimal OpenID issuer for the tests and benchmarks: discovery + JWKS on loopback, and a signer
  * for subject tokens. The federation endpoint verifies these exactly as it verifies the sandbox
  * IdP's tokens (signature via JWKS, issuer, audience, expiry).
  */
