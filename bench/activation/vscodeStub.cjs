@@ -177,6 +177,64 @@ class Range {
   }
 }
 class Selection extends Range {}
+class Location {
+  constructor(uri, range) {
+    this.uri = uri;
+    this.range = range;
+  }
+}
+class Diagnostic {
+  constructor(range, message, severity) {
+    this.range = range;
+    this.message = message;
+    this.severity = severity;
+  }
+}
+class DiagnosticRelatedInformation {
+  constructor(location, message) {
+    this.location = location;
+    this.message = message;
+  }
+}
+class CodeActionKind {
+  constructor(value) {
+    this.value = value;
+  }
+  append(part) {
+    return new CodeActionKind(this.value ? `${this.value}.${part}` : part);
+  }
+}
+CodeActionKind.Empty = new CodeActionKind('');
+CodeActionKind.QuickFix = new CodeActionKind('quickfix');
+CodeActionKind.Refactor = new CodeActionKind('refactor');
+CodeActionKind.Source = new CodeActionKind('source');
+class CodeAction {
+  constructor(title, kind) {
+    this.title = title;
+    this.kind = kind;
+  }
+}
+class WorkspaceEdit {
+  constructor() {
+    this._edits = [];
+  }
+  replace(uri, range, newText) {
+    this._edits.push({ uri, range, newText });
+  }
+  insert(uri, position, newText) {
+    this._edits.push({ uri, range: new Range(position.line, position.character, position.line, position.character), newText });
+  }
+}
+class LanguageModelTextPart {
+  constructor(value) {
+    this.value = value;
+  }
+}
+class LanguageModelToolResult {
+  constructor(content) {
+    this.content = content;
+  }
+}
 class Position {
   constructor(line, character) {
     this.line = line;
@@ -229,6 +287,15 @@ const vscode = {
   Range,
   Selection,
   Position,
+  Location,
+  Diagnostic,
+  DiagnosticRelatedInformation,
+  CodeActionKind,
+  CodeAction,
+  WorkspaceEdit,
+  LanguageModelTextPart,
+  LanguageModelToolResult,
+  DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
   TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
   StatusBarAlignment: { Left: 1, Right: 2 },
   UIKind: { Desktop: 1, Web: 2 },
@@ -271,6 +338,9 @@ const vscode = {
     state: { focused: true, active: true },
     onDidChangeActiveTextEditor: noEvent,
     onDidChangeWindowState: noEvent,
+    onDidOpenTerminal: noEvent,
+    onDidCloseTerminal: noEvent,
+    terminals: [],
     createOutputChannel: (name) => logChannel(name),
     createStatusBarItem: () =>
       partial('StatusBarItem', { text: '', tooltip: undefined, command: undefined, color: undefined, backgroundColor: undefined, name: undefined, show() {}, hide() {}, dispose() {} }),
@@ -306,6 +376,11 @@ const vscode = {
     workspaceFolders: undefined,
     name: undefined,
     textDocuments: [],
+    notebookDocuments: [],
+    onDidChangeTextDocument: noEvent,
+    onDidOpenNotebookDocument: noEvent,
+    onDidChangeNotebookDocument: noEvent,
+    onDidCloseNotebookDocument: noEvent,
     getConfiguration: (section) => configuration(section),
     onDidChangeConfiguration: noEvent,
     onDidGrantWorkspaceTrust: noEvent,
@@ -324,6 +399,18 @@ const vscode = {
     registerAuthenticationProvider: () => new Disposable(),
     getSession: async () => undefined,
     onDidChangeSessions: noEvent,
+  }),
+  languages: partial('languages', {
+    createDiagnosticCollection: (name) =>
+      partial(`DiagnosticCollection(${name})`, { name, set() {}, delete() {}, clear() {}, forEach() {}, get: () => undefined, has: () => false, dispose() {} }),
+    registerCodeActionsProvider: () => new Disposable(),
+    onDidChangeDiagnostics: noEvent,
+  }),
+  lm: partial('lm', { registerTool: () => new Disposable(), tools: [] }),
+  debug: partial('debug', {
+    registerDebugConfigurationProvider: () => new Disposable(),
+    onDidStartDebugSession: noEvent,
+    onDidTerminateDebugSession: noEvent,
   }),
   extensions: partial('extensions', { getExtension: () => undefined, all: [], onDidChange: noEvent }),
 };
