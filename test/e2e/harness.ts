@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { startSandbox, type Sandbox } from '../../sandbox/index';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index';
 import {
   escapeRegExp,
   findCodeServer,
@@ -60,6 +60,41 @@ export interface VsCodeOptions {
   resultsDir?: string;
   /** Window size of the browser page. */
   viewport?: { width: number; height: number };
+  /**
+   * Make every tab of this browser share one SecretStorage, as VS Code desktop does for its
+   * windows. See `shareSecretStorageAcrossTabs`.
+   */
+  sharedSecretStorage?: boolean;
+}
+
+/**
+ * code-server 4.100.3 gives the web workbench a `LocalStorageSecretStorageProvider` that reads
+ * `localStorage` once when the tab loads and then serves every `get` from that tab's own copy;
+ * each write seals the tab's whole copy back into `localStorage`. Two tabs therefore never see
+ * each other's writes (and the last writer wins on reload). VS Code desktop keeps one store for
+ * all windows. This patch of the served workbench makes the provider re-read `localStorage` on
+ * every call, one call at a time per tab, so two tabs share one store as desktop windows do;
+ * nothing of the extension or of VS Code's extension API changes. It fails loudly when the
+ * workbench does not contain the expected code (another code-server version).
+ */
+export const SECRET_PROVIDER_ORIGINAL =
+  'async get(i){return(await this.b)[i]}async set(i,e){const t=await this.b;t[i]=e,this.b=Promise.resolve(t),this.g()}async delete(i){const e=await this.b;delete e[i],this.b=Promise.resolve(e),this.g()}';
+const SECRET_PROVIDER_SHARED =
+  '_x(f){const r=(this._q||Promise.resolve()).then(f,f);this._q=r.catch(()=>{});return r}' +
+  'async get(i){return this._x(async()=>{this.b=this.d();return(await this.b)[i]})}' +
+  'async set(i,e){return this._x(async()=>{this.b=this.d();const t=await this.b;t[i]=e;this.b=Promise.resolve(t);await this.g()})}' +
+  'async delete(i){return this._x(async()=>{this.b=this.d();const e=await this.b;delete e[i];this.b=Promise.resolve(e);await this.g()})}';
+
+async function shareSecretStorageAcrossTabs(context: BrowserContext): Promise<void> {
+  await context.route(/\/vs\/code\/browser\/workbench\/workbench\.js(\?.*)?$/, async (route) => {
+    const response = await route.fetch();
+    const body = await response.text();
+    const at = body.indexOf(SECRET_PROVIDER_ORIGINAL);
+    if (at < 0 || body.indexOf(SECRET_PROVIDER_ORIGINAL, at + 1) >= 0) {
+      throw new Error('sharedSecretStorage: the workbench does not contain the secret storage provider this patch expects (code-server 4.100.3)');
+    }
+    await route.fulfill({ response, body: body.replace(SECRET_PROVIDER_ORIGINAL, SECRET_PROVIDER_SHARED) });
+  });
 }
 
 export interface TreeRow {
@@ -193,6 +228,7 @@ export async function startVsCode(opts: VsCodeOptions): Promise<VsCodeSession> {
     });
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+    if (opts.sharedSecretStorage) await shareSecretStorageAcrossTabs(context);
     const page = await context.newPage();
     await page.goto(`${server.baseUrl}/?folder=${encodeURIComponent(folder)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -445,9 +481,17 @@ export interface SandboxedVsCode {
  * packaged extension pointed at it. `mlspanner.idp.flow` stays `auto`: a code-server reached on
  * 127.0.0.1 means the browser runs on this machine, so the loopback redirect is chosen.
  */
-export async function startWithSandbox(opts: { workspaceFiles?: Record<string, string>; extraVsix?: string[]; settings?: Record<string, unknown> } = {}): Promise<SandboxedVsCode> {
+export async function startWithSandbox(
+  opts: {
+    workspaceFiles?: Record<string, string>;
+    extraVsix?: string[];
+    settings?: Record<string, unknown>;
+    sandbox?: Omit<SandboxOptions, 'quiet'>;
+    sharedSecretStorage?: boolean;
+  } = {},
+): Promise<SandboxedVsCode> {
   if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run \`npm run package\` first (npm run test:e2e does)`);
-  const sandbox = await startSandbox({ quiet: true });
+  const sandbox = await startSandbox({ ...opts.sandbox, quiet: true });
   try {
     const vs = await startVsCode({
       vsix: VSIX,
@@ -456,6 +500,7 @@ export async function startWithSandbox(opts: { workspaceFiles?: Record<string, s
       trustedDomains: [new URL(sandbox.issuer).origin],
       workspaceFiles: opts.workspaceFiles,
       extraVsix: opts.extraVsix,
+      sharedSecretStorage: opts.sharedSecretStorage,
     });
     return { sandbox, vs, close: async () => (await vs.close(), await sandbox.close()) };
   } catch (e) {
