@@ -10,6 +10,7 @@ import { policyDecision } from './policyVerdict';
 import { formatProblem, settingPath, type CredentialTarget, type Environment, type EnvironmentResolution } from '../policy/Environment';
 import { BUILTIN_TARGETS, type TargetRegistry } from '../targets/TargetRegistry';
 import { actorOf, userKey } from './userKey';
+import { describeSource, hostsOf, hostState, type HostStatus, type HostTrustOptions, type HostUse } from './hostTrust';
 
 /** What a credential is used for: the gate decides per purpose, and the access log says it. */
 export type Purpose =
@@ -61,7 +62,11 @@ export interface Grant {
 
 export type GateDecision =
   | { kind: 'granted'; grant: Grant; env: Environment; decision: AccessDecision }
-  | { kind: 'confirm'; env: Environment; decision: AccessDecision; targets: readonly CredentialTarget[]; why: string }
+  /**
+   * The user must say yes first: to hosts not approved yet (`hosts`, see hostTrust.ts), and/or to
+   * a use of a prod-like environment with a reason. After the hosts are answered, ask again.
+   */
+  | { kind: 'confirm'; env: Environment; decision: AccessDecision; targets: readonly CredentialTarget[]; why: string; hosts?: readonly HostStatus[] }
   /** `env` and `decision` are there when the environment exists (for views and explain). */
   | { kind: 'denied'; reason: string; error: UserFacingError; env?: Environment; decision?: AccessDecision };
 
@@ -76,6 +81,11 @@ export interface AccessGateOptions {
   http?: HttpFactory;
   now?: () => number;
   timers?: BrokerTimers;
+  /**
+   * Host trust: before the first token goes to a host the user has not approved, the gate asks
+   * (see hostTrust.ts). The extension always passes it; without it no host is checked.
+   */
+  hostTrust?: HostTrustOptions;
 }
 
 /** Read-only view of the issued credentials (no token material) and the actions on them. */
@@ -150,7 +160,7 @@ export class AccessGate implements Disposable {
     }
     const session = this.options.identity.current();
     const what = this.describeTargets(req.targets);
-    const decision = policyDecision(env, session?.groups ?? [], this.registry);
+    let decision = policyDecision(env, session?.groups ?? [], this.registry);
     const denied = (error: UserFacingError): GateDecision => ({ kind: 'denied', reason: error.message, error, env, decision });
     if (!session)
       return denied(new UserFacingError('auth', `Cannot use ${what} in "${env.name}": you are not signed in.`, undefined, undefined, { remedies: [Remedies.signIn] }));
@@ -174,6 +184,15 @@ export class AccessGate implements Disposable {
         );
     }
     const base = { environment: env.name, purpose: req.purpose, targets: wanted, via: req.via ?? 'user', tool: req.tool, user: userKey(session) } as const;
+    // Host trust (hostTrust.ts): the decision says it for Explain Access; uses wait for the user.
+    const hosts = this.hostStatuses(env, wanted, base.user).filter((h) => h.state === 'rejected' || h.state === 'unknown');
+    if (hosts.length) decision = withHostReasons(decision, hosts);
+    if (hosts.length && !ISSUES_NOTHING.has(req.purpose)) {
+      const rejected = hosts.find((h) => h.state === 'rejected');
+      if (rejected) return denied(hostRejectedError(rejected));
+      if (base.via === 'agent') return denied(hostNeedsUserError(hosts[0]));
+      return { kind: 'confirm', env, decision, targets: wanted, hosts, why: hostsWhy(env.name, hosts, this.registry) };
+    }
     if (decision.confirm && !ISSUES_NOTHING.has(req.purpose)) {
       const kept = this.remembered.get(this.rememberKey(base.user, env.name, req.purpose));
       if (kept && kept.until > this.now()) return { kind: 'granted', grant: { ...base, reason: kept.reason }, env, decision };
@@ -196,7 +215,7 @@ export class AccessGate implements Disposable {
   confirm(req: AccessRequest, reason: string): Grant {
     const text = reason.trim();
     if (text.length < 3) throw new UserFacingError('config', 'A reason of at least 3 characters is required to use a production-like environment.');
-    const d = this.evaluate(req);
+    const d = this.openHostsDenied(req, this.evaluate(req));
     if (d.kind === 'denied') throw this.deny(req, d);
     const session = this.options.identity.current()!;
     const grant: Grant = { environment: req.environment, purpose: req.purpose, targets: d.kind === 'granted' ? d.grant.targets : d.targets, via: req.via ?? 'user', tool: req.tool, reason: text, user: userKey(session) };
@@ -224,7 +243,8 @@ export class AccessGate implements Disposable {
   async credential(grant: Grant, target: CredentialTarget, opts: { forceRefresh?: boolean } = {}): Promise<Credential> {
     const req: AccessRequest = { environment: grant.environment, purpose: grant.purpose, targets: [target], via: grant.via, tool: grant.tool };
     if (!grant.targets.includes(target)) throw new UserFacingError('denied', `This use of "${grant.environment}" was granted for ${this.describeTargets(grant.targets)}, not ${this.describeTargets([target])}.`);
-    const d = this.evaluate(req);
+    // The last check before a token goes out: a host nobody approved gets nothing.
+    const d = this.openHostsDenied(req, this.evaluate(req));
     if (d.kind === 'denied') throw this.deny(req, d);
     const session = this.options.identity.current()!;
     if (userKey(session) !== grant.user) throw new UserFacingError('auth', 'The signed-in account changed: this action was allowed for another account.', undefined, undefined, { remedies: [Remedies.retry('mlspanner.refreshCredentials')] });
@@ -233,10 +253,82 @@ export class AccessGate implements Disposable {
 
   /** For the broker's background renewals: the current environment and session, or a throw. */
   private reauthorize(environment: string, target: CredentialTarget): { env: Environment; session: IdentitySession } {
-    const d = this.request({ environment, purpose: 'refresh', targets: [target] });
-    if (d.kind === 'denied') throw d.error;
+    const req: AccessRequest = { environment, purpose: 'refresh', targets: [target] };
+    const d = this.openHostsDenied(req, this.evaluate(req));
+    if (d.kind === 'denied') throw this.deny(req, d);
     // Renewing a credential already issued (after any confirmation) is part of the same use.
     return { env: d.env, session: this.options.identity.current()! };
+  }
+
+  /**
+   * The user's answer for hosts a decision asked about (`confirm` with `hosts`): one
+   * `hostTrusted` or `hostRejected` access-log entry per host, remembered per user across
+   * reloads. Only the user answers, in the editor: an agent's request is refused.
+   */
+  async answerHosts(req: AccessRequest, hosts: readonly Pick<HostUse, 'origin'>[], answer: 'trusted' | 'rejected'): Promise<void> {
+    if ((req.via ?? 'user') === 'agent') throw new UserFacingError('denied', 'Only the user can approve a host, in the editor; an agent cannot.');
+    const trust = this.options.hostTrust;
+    const env = this.environment(req.environment);
+    const session = this.options.identity.current();
+    if (!trust || !env) return;
+    if (!session) throw new UserFacingError('auth', 'Sign in before answering for a host.', undefined, undefined, { remedies: [Remedies.signIn] });
+    const user = userKey(session);
+    // Only hosts the environment really uses can be answered for, each once.
+    const known = new Map(hostsOf(env, req.targets ?? this.registry.ids(), this.registry).map((h) => [h.origin, h]));
+    for (const origin of new Set(hosts.map((h) => h.origin))) {
+      const h = known.get(origin);
+      if (!h) throw new UserFacingError('config', `"${env.name}" sends no token to ${origin}.`);
+      this.options.sink.record({
+        type: answer === 'trusted' ? 'hostTrusted' : 'hostRejected',
+        outcome: answer === 'trusted' ? 'success' : 'denied',
+        actor: actorOf(session),
+        environment: env.name,
+        target: h.target,
+        resource: origin,
+        detail: describeSource(h),
+        purpose: req.purpose,
+        action: req.action,
+        via: 'user',
+      });
+      await trust.store.record(user, origin, { state: answer, at: new Date(this.now()).toISOString(), environment: env.name, target: h.target, source: h.source });
+    }
+  }
+
+  /** Forgets the signed-in user's answer for a host: its next use asks again. */
+  async forgetHost(origin: string): Promise<void> {
+    const session = this.options.identity.current();
+    if (session && this.options.hostTrust) await this.options.hostTrust.store.forget(userKey(session), origin);
+  }
+
+  /**
+   * Every host the environments send tokens to, with its state for the signed-in user (for the
+   * doctor; signed out, answers are unknown). Empty without host trust.
+   */
+  hostReport(): HostStatus[] {
+    const session = this.options.identity.current();
+    const user = session ? userKey(session) : undefined;
+    return Object.values(this.options.environments().environments).flatMap((env) =>
+      this.hostStatuses(
+        env,
+        this.registry.all().filter((t) => env.sections[t.section]).map((t) => t.id),
+        user,
+      ),
+    );
+  }
+
+  private hostStatuses(env: Environment, targets: readonly CredentialTarget[], user: string | undefined): HostStatus[] {
+    const trust = this.options.hostTrust;
+    if (!trust) return [];
+    const userHosts = new Set(trust.userSettingsHosts());
+    const answers = user ? trust.store.answers(user) : {};
+    return hostsOf(env, targets, this.registry).map((h) => ({ ...h, ...hostState(h, userHosts, answers) }));
+  }
+
+  /** A decision that still waits for hosts to be answered is a denial where a token would go out. */
+  private openHostsDenied(req: AccessRequest, d: GateDecision): GateDecision {
+    if (d.kind !== 'confirm' || !d.hosts?.length) return d;
+    const error = hostNeedsUserError(d.hosts[0]);
+    return { kind: 'denied', reason: error.message, error, env: d.env, decision: d.decision };
   }
 
   /** Forget remembered confirmations (sign-out, account change). */
@@ -253,6 +345,7 @@ export class AccessGate implements Disposable {
   private deny(req: AccessRequest, d: Extract<GateDecision, { kind: 'denied' }>): UserFacingError {
     this.recordDenial(req, d.reason);
     if (d.decision && !d.decision.granted) this.broker.revoke(req.environment, undefined, `access denied: ${d.decision.reason}`);
+    else if (d.error instanceof HostTrustError) this.broker.revoke(req.environment, d.error.host.target, `host not trusted: ${d.error.host.origin}`);
     return d.error;
   }
 
@@ -292,4 +385,53 @@ function unknownEnvironment(name: string, resolution: EnvironmentResolution): Us
   return new UserFacingError('config', `There is no environment named "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}.`, `Add it under ${settingPath(name)}.`, undefined, {
     remedies: [Remedies.openSettings('mlspanner.environments')],
   });
+}
+
+/** A denial because of a host: carries the host so a declined one drops its credentials. */
+class HostTrustError extends UserFacingError {
+  constructor(
+    readonly host: HostStatus,
+    message: string,
+    action: string,
+    remedies: UserFacingError['remedies'],
+  ) {
+    super('denied', message, action, undefined, { remedies });
+  }
+}
+
+function hostRejectedError(h: HostStatus): UserFacingError {
+  return new HostTrustError(
+    h,
+    `Tokens of "${h.environment}" are not sent to ${h.origin}: you declined to trust this host (${describeSource(h)}).`,
+    'If it is your workspace after all, run ML Spanner: Manage Trusted Hosts… to forget the answer, then use the environment again.',
+    [{ title: 'Manage Trusted Hosts…', command: 'mlspanner.manageTrustedHosts' }, Remedies.explainAccess(h.environment)],
+  );
+}
+
+function hostNeedsUserError(h: HostStatus): UserFacingError {
+  return new HostTrustError(
+    h,
+    `No token of "${h.environment}" goes to ${h.origin} before you approve that host (${describeSource(h)}).`,
+    `Approve it in the editor: use "${h.environment}" once yourself (for example Issue… in the ML Spanner Environments view), which asks whether to trust it.`,
+    [Remedies.explainAccess(h.environment)],
+  );
+}
+
+function hostsWhy(environment: string, hosts: readonly HostStatus[], registry: TargetRegistry): string {
+  const lines = hosts.map((h) => `${h.origin} (${registry.get(h.target)?.label ?? h.target}; ${describeSource(h)})`);
+  return `Tokens of ${environment} would go to ${hosts.length === 1 ? 'a host' : 'hosts'} you have not approved yet: ${lines.join('; ')}. Trust only hosts you know to be your own.`;
+}
+
+/** The decision with each target's reason saying what its hosts wait for (or were refused). */
+function withHostReasons(decision: AccessDecision, hosts: readonly HostStatus[]): AccessDecision {
+  const targets = { ...decision.targets };
+  for (const h of hosts) {
+    const t = targets[h.target];
+    if (!t) continue;
+    targets[h.target] =
+      h.state === 'rejected'
+        ? { ...t, granted: false, reason: `you declined to trust ${h.origin} (${describeSource(h)}), so no token is sent there` }
+        : { ...t, reason: `${t.reason}; the first use asks you to trust ${h.origin} (${describeSource(h)})` };
+  }
+  return { ...decision, targets };
 }

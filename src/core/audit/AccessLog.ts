@@ -31,6 +31,8 @@ export type AccessEventType =
   | 'terminalOpened'
   | 'accessConfirmed'
   | 'accessDenied'
+  | 'hostTrusted'
+  | 'hostRejected'
   | 'policyChanged'
   | 'agentToolInvoked';
 
