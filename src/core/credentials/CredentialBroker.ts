@@ -1,8 +1,8 @@
 import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
 import type { IdentitySession, IdentitySource } from '../auth/IdentitySession';
-import { errorMessage, UserFacingError } from '../errors';
+import { errorMessage, UserFacingError, type ErrorKind, type Remedy } from '../errors';
 import { tokenFingerprint } from '../fingerprint';
-import { forgetSecret, registerSecret } from '../redact';
+import { forgetSecret, redact, registerSecret } from '../redact';
 import { createHttpClient } from '../http/HttpClient';
 import type { CredentialTarget, Environment } from '../policy/Environment';
 import { Emitter, type Disposable } from '../events';
@@ -45,8 +45,40 @@ export interface CredentialInfo {
   fingerprint?: string;
   /** The last failure, when the last attempt failed. */
   error?: string;
+  /** The last failed attempt, typed, while no attempt has succeeded since. */
+  lastError?: CredentialFailure;
   refreshing: boolean;
 }
+
+/**
+ * A failed issue or refresh, for views and notifications: what kind of failure, the redacted
+ * one-line message, when, and when the broker tries again by itself. A "failure episode" runs
+ * from the first failure after a success (`since`) to the next success; `attempts` counts it.
+ */
+export interface CredentialFailure {
+  kind: ErrorKind;
+  /** Redacted: what failed and why (no token material). */
+  message: string;
+  /** Redacted: what to do, when the error says. */
+  action?: string;
+  /** Getting a fresh subject token from the sign-in session (the IdP), or the exchange at the service. */
+  stage: 'identity' | 'exchange';
+  /** The service that answered or could not be reached ("Databricks", "Google STS"), when known. */
+  service?: string;
+  /** Remedies the error itself names (Open Settings at a key, Explain Access, Sign In). */
+  remedies: readonly Remedy[];
+  /** Epoch ms of the last failed attempt. */
+  at: number;
+  /** Epoch ms of the first failure of this episode. */
+  since: number;
+  /** Failed attempts in this episode. */
+  attempts: number;
+  /** Epoch ms of the next automatic attempt; undefined when none is planned (idle, never issued, auto refresh off, or one in flight). */
+  nextAttemptAt?: number;
+}
+
+/** Errors raised while getting the subject token from the sign-in session (not by the exchange). */
+const identityFailures = new WeakSet<object>();
 
 export interface AutoRefreshOptions {
   /** Only credentials requested within this window are kept fresh (default 30 min). */
@@ -63,9 +95,28 @@ interface Entry {
   credential?: Credential;
   inflight?: Promise<Credential>;
   error?: string;
+  failure?: Omit<CredentialFailure, 'nextAttemptAt'>;
   lastUsedAt: number;
   /** Background refresh backoff after a failure. */
   retryAt?: number;
+}
+
+/** The failure record of an attempt that threw `e`, continuing the episode of `previous`. */
+function failureOf(e: unknown, at: number, previous: Entry['failure']): NonNullable<Entry['failure']> {
+  const u = e instanceof UserFacingError ? e : undefined;
+  // The exchanges wrap the HTTP client's ServiceError (which names the service) as the cause.
+  const service = (e as { service?: unknown } | undefined)?.service ?? ((e as { cause?: { service?: unknown } } | undefined)?.cause)?.service;
+  return {
+    kind: u?.kind ?? 'service',
+    message: redact(u ? u.message : errorMessage(e)),
+    action: u?.action ? redact(u.action) : undefined,
+    stage: e && typeof e === 'object' && identityFailures.has(e) ? 'identity' : 'exchange',
+    service: typeof service === 'string' ? service : undefined,
+    remedies: u?.remedies ?? [],
+    at,
+    since: previous?.since ?? at,
+    attempts: (previous?.attempts ?? 0) + 1,
+  };
 }
 
 /** The minimum validity asked of the IdP tokens before they are exchanged. */
@@ -166,6 +217,7 @@ export class CredentialBroker implements Disposable {
           expiresAt: c?.expiresAt,
           fingerprint: c?.fingerprint,
           error: e.error,
+          lastError: e.failure ? { ...e.failure, nextAttemptAt: this.dueAt(e) } : undefined,
           refreshing: e.inflight !== undefined,
         };
       });
@@ -248,6 +300,7 @@ export class CredentialBroker implements Disposable {
           secretsOf(credential).forEach(registerSecret);
           entry.credential = credential;
           entry.error = undefined;
+          entry.failure = undefined;
           entry.retryAt = undefined;
           this.record(credential, { type: refreshing ? 'credentialRefreshed' : 'credentialIssued', outcome: 'success' });
         }
@@ -257,6 +310,7 @@ export class CredentialBroker implements Disposable {
         if (this.entries.get(entry.key) === entry) {
           entry.error = errorMessage(e);
           entry.retryAt = this.now() + (this.auto?.retryMs ?? 30_000);
+          entry.failure = failureOf(e, this.now(), entry.failure);
           this.options.sink.record({
             type: 'credentialFailed',
             outcome: 'failure',
@@ -292,7 +346,10 @@ export class CredentialBroker implements Disposable {
     const kind = spec.subjectToken(settings);
     // The token this target sends must be fresh: an ID token where the provider renews none is
     // reported once by the session, never sent expired.
-    const session = await this.options.identity.fresh(SUBJECT_MIN_VALIDITY_SECONDS, kind);
+    const session = await this.options.identity.fresh(SUBJECT_MIN_VALIDITY_SECONDS, kind).catch((e: unknown) => {
+      if (e && typeof e === 'object') identityFailures.add(e);
+      throw e;
+    });
     if (session.issuer !== asked.issuer || session.subject !== asked.subject)
       throw new UserFacingError('auth', 'The signed-in account changed while credentials were being requested.', 'Retry.');
     const issuedAt = this.now();
