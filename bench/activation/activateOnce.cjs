@@ -94,7 +94,11 @@ Promise.resolve()
       globalThis.__loadDone?.();
       const cpu = process.cpuUsage(cpu0);
       const cpuMs = (cpu.user + cpu.system) / 1000;
-      process.stdout.write(JSON.stringify({ requireMs: ms(t0, t1), activateMs: ms(t1, t2), totalMs: ms(t0, t2), cpuMs, misses: [...globalThis.__vscodeStubMisses], loadCosts }));
+      // Which of the extension's files and which lazily loaded built-ins activation loaded.
+      const dir = path.dirname(extensionFile) + path.sep;
+      const loaded = Object.keys(require.cache).filter((k) => k.startsWith(dir)).map((k) => path.relative(dir, k));
+      const builtins = ['crypto', 'https', 'tls', 'http2', 'dns'].filter((m) => process.moduleLoadList.includes(`NativeModule ${m}`));
+      process.stdout.write(JSON.stringify({ requireMs: ms(t0, t1), activateMs: ms(t1, t2), totalMs: ms(t0, t2), cpuMs, misses: [...globalThis.__vscodeStubMisses], loaded, builtins, loadCosts }));
       fs.rmSync(storage, { recursive: true, force: true });
       process.exit(0);
     },
