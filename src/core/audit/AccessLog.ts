@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
+import { Emitter } from '../events';
 import { redact, redactDeep } from '../redact';
 import { entryMembers, GENESIS, sealLine, type EntryMembers } from './entryFormat';
 import { FileLock, type FileLockOptions, type HeldLock } from './FileLock';
@@ -142,6 +143,9 @@ export class AccessLog implements AccessEventSink {
   private readonly onWarning: (message: string) => void;
   private readonly durable: boolean;
   private dirReady = false;
+  private readonly appended = new Emitter<void>();
+  /** Fires after entries from this window are on disk (appends by other windows do not fire it). */
+  readonly onDidAppend = this.appended.event;
 
   constructor(
     readonly file: string,
@@ -203,6 +207,7 @@ export class AccessLog implements AccessEventSink {
       try {
         await this.writeBatch(batch);
         for (const p of batch) p.resolve();
+        this.appended.fire();
       } catch (e) {
         const n = batch.length;
         const err = new AccessLogWriteError(`Could not write ${n} access-log ${n === 1 ? 'entry' : 'entries'} to ${this.file}: ${errorText(e)}`, { cause: e });
