@@ -5,6 +5,7 @@ import type { VerifyResult } from '../audit/AccessLog';
 import { errorMessage } from '../errors';
 import type { AccessGate } from '../access/AccessGate';
 import { formatProblem, type EnvironmentResolution } from '../policy/Environment';
+import { describeProxy, type ProxyInputs } from './proxy';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -25,6 +26,8 @@ export interface DoctorDeps {
   verifyAccessLog: () => Promise<VerifyResult>;
   workspaceTrusted: boolean;
   discover?: (s: IdpSettings) => Promise<OidcApi & { deviceFlowSupported: boolean; revocationSupported: boolean }>;
+  /** VS Code's proxy settings and the extension host's environment: the doctor names the proxy. */
+  proxy?: ProxyInputs;
   now?: () => number;
 }
 
@@ -52,6 +55,16 @@ export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
   }
   if (idpOk && !idp.scopes.includes('offline_access'))
     out.push({ area: 'Settings', status: 'warn', message: 'mlspanner.idp.scopes has no offline_access: the session will not survive a reload.', action: 'Add offline_access unless your provider issues refresh tokens without it.' });
+
+  if (deps.proxy) {
+    const hosts = [
+      ...(idpOk ? [{ label: 'identity provider', url: idp.issuer }] : []),
+      ...Object.values(deps.environments.environments).flatMap((env) =>
+        deps.gate.targets.all().flatMap((t) => (env.sections[t.section] ? t.endpoints(env.sections[t.section]).map((url) => ({ label: `${env.name} ${t.label}`, url })) : [])),
+      ),
+    ];
+    out.push({ area: 'Network', ...describeProxy(deps.proxy, hosts) });
+  }
 
   if (idpOk) {
     try {

@@ -3,11 +3,23 @@ import type { AccessGate } from '../../core/access/AccessGate';
 import type { AccessLog } from '../../core/audit/AccessLog';
 import type { SessionManager } from '../../core/auth/SessionManager';
 import { formatDiagnostics, runDiagnostics } from '../../core/doctor/Doctor';
+import type { ProxyInputs } from '../../core/doctor/proxy';
 import { redact } from '../../core/redact';
 import type { CommandRunner } from '../common/CommandRunner';
 import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
 import type { Settings } from '../common/Settings';
 import type { EnvironmentsService } from '../environments/EnvironmentsService';
+
+/** VS Code's proxy settings as the extension host applies them to the extension's requests. */
+function proxyInputs(): ProxyInputs {
+  const http = vscode.workspace.getConfiguration('http');
+  return {
+    httpProxy: http.get<string>('proxy'),
+    proxySupport: http.get<string>('proxySupport'),
+    noProxy: http.get<string[]>('noProxy'),
+    env: process.env,
+  };
+}
 
 /** ML Spanner: Doctor — one report of settings, provider, session, environments and the log. */
 export class DoctorCommand {
@@ -34,6 +46,7 @@ export class DoctorCommand {
         gate: this.gate,
         verifyAccessLog: () => this.accessLog.verify(),
         workspaceTrusted: vscode.workspace.isTrusted,
+        proxy: proxyInputs(),
       }),
     );
     for (const r of results) if (r.status === 'fail' || r.status === 'warn') this.log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
