@@ -190,7 +190,7 @@ export class AccessGate implements Disposable {
     if (hosts.length && !ISSUES_NOTHING.has(req.purpose)) {
       const rejected = hosts.find((h) => h.state === 'rejected');
       if (rejected) return denied(hostRejectedError(rejected));
-      if (base.via === 'agent') return denied(hostNeedsUserError(hosts[0]));
+      if (base.via === 'agent') return denied(hostNeedsUserError(hosts[0], true));
       return { kind: 'confirm', env, decision, targets: wanted, hosts, why: hostsWhy(env.name, hosts, this.registry) };
     }
     if (decision.confirm && !ISSUES_NOTHING.has(req.purpose)) {
@@ -408,11 +408,15 @@ function hostRejectedError(h: HostStatus): UserFacingError {
   );
 }
 
-function hostNeedsUserError(h: HostStatus): UserFacingError {
+function hostNeedsUserError(h: HostStatus, agent = false): UserFacingError {
+  const approve = `use "${h.environment}" once yourself in the editor (for example Issue… in the ML Spanner Environments view), which asks whether to trust it`;
   return new HostTrustError(
     h,
-    `No token of "${h.environment}" goes to ${h.origin} before you approve that host (${describeSource(h)}).`,
-    `Approve it in the editor: use "${h.environment}" once yourself (for example Issue… in the ML Spanner Environments view), which asks whether to trust it.`,
+    agent
+      ? // The agent sees only the message: it says what the user must do, and that an agent cannot.
+        `No token of "${h.environment}" goes to ${h.origin} (${describeSource(h)}) until the user approves that host, and only the user can, in the editor: ask them to ${approve}.`
+      : `No token of "${h.environment}" goes to ${h.origin} before you approve that host (${describeSource(h)}).`,
+    `Approve it in the editor: ${approve}.`,
     [Remedies.explainAccess(h.environment)],
   );
 }

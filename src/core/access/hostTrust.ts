@@ -177,7 +177,7 @@ export function hostTrustChecks(hosts: readonly HostStatus[]): { area: string; s
   return [...byOrigin].map(([origin, uses]) => {
     const worst = uses.find((u) => u.state === 'rejected') ?? uses.find((u) => u.state === 'unknown') ?? uses[0];
     const where = [...new Set(uses.map((u) => `${u.environment}/${u.target}`))].join(', ');
-    const named = worst.namedBy === 'default' ? '' : `; ${describeSource(worst)}`;
+    const named = worst.state === 'builtIn' || worst.state === 'userSettings' ? '' : `; ${describeSource(worst)}`;
     const message = `${origin}: ${describeState(worst)}, for ${where}${named}.`;
     if (worst.state === 'rejected') return { area: 'Hosts', status: 'warn', message, action: 'Tokens are not sent there; its environments are denied. Forget the answer to be asked again.' };
     if (worst.state === 'unknown') return { area: 'Hosts', status: 'warn', message, action: 'The first use of these environments asks you to trust it.' };

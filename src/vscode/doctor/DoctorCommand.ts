@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { AccessGate } from '../../core/access/AccessGate';
 import type { AccessLog } from '../../core/audit/AccessLog';
 import type { SessionManager } from '../../core/auth/SessionManager';
+import { hostTrustChecks } from '../../core/access/hostTrust';
 import { formatDiagnostics, runDiagnostics } from '../../core/doctor/Doctor';
 import type { ProxyInputs } from '../../core/doctor/proxy';
 import { redact } from '../../core/redact';
@@ -49,6 +50,9 @@ export class DoctorCommand {
         proxy: proxyInputs(),
       }),
     );
+    // Every host tokens go to, with its trust state for you (host trust), before the access log.
+    const logAt = results.findIndex((r) => r.area === 'Access log');
+    results.splice(logAt < 0 ? results.length : logAt, 0, ...hostTrustChecks(this.gate.hostReport()));
     for (const r of results) if (r.status === 'fail' || r.status === 'warn') this.log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
     await this.documents.show('ML Spanner doctor.md', redact(formatDiagnostics(results, new Date())), { preview: true });
   }
