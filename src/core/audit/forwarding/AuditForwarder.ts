@@ -111,9 +111,9 @@ export class AuditForwarder {
     return this.current;
   }
 
-  /** Sends what the log holds after the cursor (at once). */
-  start(): void {
-    this.schedule(0);
+  /** Sends what the log holds after the cursor, after `delayMs` (default: at once). */
+  start(delayMs = 0): void {
+    this.schedule(delayMs);
   }
 
   /** An entry was appended: send it soon. Returns at once. */
@@ -121,9 +121,14 @@ export class AuditForwarder {
     this.schedule(this.debounceMs);
   }
 
-  /** Entries after the cursor, for the status line (reads the log to its end). */
-  async pending(): Promise<number> {
-    return this.o.source.countAfter(await this.o.cursors.read(this.o.endpoint));
+  /**
+   * The status with the delivered entry from the shared cursor (another window may have moved
+   * it) and the number of entries after it (reads the log to its end: for the doctor).
+   */
+  async overview(): Promise<{ status: ForwardingStatus; pending: number }> {
+    const cursor = await this.o.cursors.read(this.o.endpoint);
+    const pending = await this.o.source.countAfter(cursor);
+    return { status: { ...this.current, delivered: cursor ? { seq: cursor.seq, at: cursor.deliveredAt } : this.current.delivered }, pending };
   }
 
   /** Stops timers and cancels a request in flight. The cursor stays where the last 2xx put it. */

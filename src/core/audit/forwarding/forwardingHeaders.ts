@@ -24,7 +24,8 @@ export function parseForwardingHeaders(input: string): { headers: Record<string,
     if (colon <= 0) return { error: `Pair ${n} is not "Name: value" (a header name, a colon, then its value).` };
     const name = pair.slice(0, colon).trim();
     const value = pair.slice(colon + 1).trim();
-    if (!TOKEN.test(name)) return { error: `Pair ${n}: "${name.slice(0, 40)}" is not a valid header name (letters, digits and - _ . only, no spaces).` };
+    // Not quoted either: a mistyped pair may have the secret on the left of the colon.
+    if (!TOKEN.test(name)) return { error: `Pair ${n} does not start with a valid header name (letters, digits and - _ . only, no spaces).` };
     if (RESERVED.has(name.toLowerCase())) return { error: `Pair ${n}: ${name} is set by the extension itself; leave it out.` };
     if (!value) return { error: `Pair ${n}: ${name} has no value.` };
     // eslint-disable-next-line no-control-regex
