@@ -193,15 +193,16 @@ export class FailureEpisodes {
    * The refresh failures to notify now. Episodes that ended are forgotten; a credential that
    * was never issued is left to whatever asked for it (its command reports the error).
    * `sessionFailing`: the sign-in session's own refresh is failing, which its notification covers.
+   * `held`: credentials a command the user ran is renewing right now (it reports its own errors).
    */
-  update(infos: readonly CredentialInfo[], now: number, sessionFailing = false): (CredentialInfo & { lastError: CredentialFailure })[] {
+  update(infos: readonly CredentialInfo[], now: number, sessionFailing = false, held: (i: CredentialInfo) => boolean = () => false): (CredentialInfo & { lastError: CredentialFailure })[] {
     const failing = infos.filter((i): i is CredentialInfo & { lastError: CredentialFailure } => i.lastError !== undefined && i.lastError.kind !== 'cancelled');
     const live = new Set(failing.map(FailureEpisodes.key));
     for (const k of [...this.told.keys()]) if (!live.has(k)) this.told.delete(k);
     const out: (CredentialInfo & { lastError: CredentialFailure })[] = [];
     for (const i of failing) {
       const k = FailureEpisodes.key(i);
-      if (this.told.get(k) === i.lastError.since || !wasIssued(i)) continue;
+      if (this.told.get(k) === i.lastError.since || !wasIssued(i) || held(i)) continue;
       if (sessionFailing && i.lastError.stage === 'identity') {
         this.told.set(k, i.lastError.since);
         continue;

@@ -10,7 +10,7 @@ import { redact } from '../../core/redact';
 export class CommandRunner {
   constructor(
     private readonly log: vscode.LogOutputChannel,
-    private readonly window: Pick<typeof vscode.window, 'showErrorMessage'> = vscode.window,
+    private readonly window: Pick<typeof vscode.window, 'showErrorMessage' | 'showWarningMessage'> = vscode.window,
     private readonly commands: Pick<typeof vscode.commands, 'registerCommand' | 'executeCommand'> = vscode.commands,
   ) {}
 
@@ -25,7 +25,12 @@ export class CommandRunner {
     });
   }
 
-  async report(e: unknown, context: string): Promise<void> {
+  /**
+   * Shows one error: the message (one line) with its remedies and Show Log; the error's
+   * `detail` goes to the log only. `warning` for what still works for now (a credential that
+   * could not be refreshed but is still valid).
+   */
+  async report(e: unknown, context: string, options: { severity?: 'error' | 'warning' } = {}): Promise<void> {
     if (isCancellation(e)) {
       this.log.info(`${context}: cancelled`);
       return;
@@ -34,8 +39,10 @@ export class CommandRunner {
     this.log.error(`${context}: ${message}`);
     const cause = (e as { cause?: unknown })?.cause;
     if (cause) this.log.debug(`${context} cause: ${redact(errorMessage(cause))}`);
+    if (e instanceof UserFacingError && e.detail) this.log.error(`${context} detail:\n${redact(e.detail)}`);
     const remedies: readonly Remedy[] = e instanceof UserFacingError ? e.remedies : [];
-    const pick = await this.window.showErrorMessage(message, ...remedies.map((r) => r.title), 'Show Log');
+    const show = options.severity === 'warning' ? this.window.showWarningMessage : this.window.showErrorMessage;
+    const pick = await show(message, ...remedies.map((r) => r.title), 'Show Log');
     const remedy = remedies.find((r) => r.title === pick);
     if (remedy) await this.commands.executeCommand(remedy.command, ...(remedy.args ?? []));
     else if (pick === 'Show Log') this.log.show(true);

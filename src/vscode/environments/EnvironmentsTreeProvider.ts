@@ -1,10 +1,16 @@
 import * as vscode from 'vscode';
 import type { AccessGate } from '../../core/access/AccessGate';
-import { environmentView, type ViewNode } from '../../core/access/environmentView';
+import { TOOLTIP_COMMANDS, environmentView, type SessionRefreshProblem, type ViewNode } from '../../core/access/environmentView';
 import type { IdentitySession } from '../../core/auth/IdentitySession';
+import { SessionManager, type SessionState } from '../../core/auth/SessionManager';
 import { errorMessage } from '../../core/errors';
 import { Disposables } from '../common/Disposables';
 import type { EnvironmentsService } from './EnvironmentsService';
+
+/** The session's refresh problem for the view: signed in, and the last renewal failed. */
+export function sessionRefreshProblem(state: SessionState): SessionRefreshProblem | undefined {
+  return state.kind === 'signedIn' && state.refreshError ? { message: state.refreshError, expiresAt: SessionManager.expiresAt(state.session) } : undefined;
+}
 
 /** What context-menu commands receive from a node: its `args`. */
 export type TreeNode = Pick<ViewNode, 'id' | 'args'>;
@@ -29,6 +35,8 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     private readonly onError: (e: unknown) => void,
     private readonly active: () => string | undefined = () => undefined,
     private readonly now: () => number = Date.now,
+    /** The sign-in session's renewal is failing: shown on the account and environment rows. */
+    private readonly sessionProblem: () => SessionRefreshProblem | undefined = () => undefined,
   ) {
     super();
     this.view = this.register(vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: this, showCollapseAll: true }));
@@ -59,7 +67,7 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     }
     const s = this.session();
     if (!s) return []; // the welcome view with Sign In shows instead
-    return environmentView(this.gate, () => this.environments.resolution(), s, this.now(), this.active());
+    return environmentView(this.gate, () => this.environments.resolution(), s, this.now(), this.active(), this.sessionProblem());
   }
 
   getTreeItem(node: ViewNode): vscode.TreeItem {
@@ -69,6 +77,8 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     item.description = node.description;
     if (node.tooltip) {
       const md = new vscode.MarkdownString(node.tooltip, true);
+      // Retry, Explain Access and Open Settings links in failure tooltips; nothing else runs.
+      md.isTrusted = { enabledCommands: [...TOOLTIP_COMMANDS] };
       item.tooltip = md;
     }
     if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
