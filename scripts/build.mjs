@@ -11,8 +11,7 @@
 // A `require('./x')` of a module that extension.js does not already contain is the split point:
 // in the source (tests run it with tsx) it is a plain lazy require. Modules both files need stay
 // in extension.js and features.js links to them at first load, so there is one copy of every
-// module (one registry, one `instanceof`). Node built-ins that are not loaded before extensions
-// run (node:crypto) are required on first use.
+// module (one registry, one `instanceof`).
 //
 // openid-client is ESM-only; esbuild converts it. --production: minified, no source map.
 // --outfile=<dir>/extension.js: build elsewhere (the benchmark profiles a readable build).
@@ -59,26 +58,6 @@ async function resolveFor(b, args) {
   return r;
 }
 
-// node:crypto is not among the built-ins the extension host has loaded before extensions run;
-// requiring it costs several milliseconds. Its members are read on first use instead.
-const LAZY_BUILTINS = ['crypto'];
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
-    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
-      const names = Object.keys(await import(`node:${args.path}`)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
-      return {
-        loader: 'js',
-        contents:
-          `let m; const get = () => (m ??= require('node:${args.path}'));\n` +
-          names.map((n) => `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => get()[${JSON.stringify(n)}] });`).join('\n'),
-      };
-    });
-  },
-};
-
 /**
  * Pass 1: what activation contains. `require()` calls to modules outside the static graph are
  * recorded (own code → features, packages → vendor) and left out.
@@ -93,7 +72,6 @@ async function analyse() {
     outfile,
     external: ['vscode'],
     plugins: [
-      lazyBuiltins,
       {
         name: 'split-points',
         setup(b) {
@@ -132,7 +110,6 @@ async function buildFeatures(inMain, roots, packages) {
     sourcemap: production ? false : 'linked',
     external: ['vscode', VENDOR],
     plugins: [
-      lazyBuiltins,
       {
         name: 'features-links',
         setup(b) {
@@ -188,7 +165,6 @@ async function buildMain(inMain, shared) {
     sourcemap: production ? false : 'linked',
     external: ['vscode', FEATURES, VENDOR],
     plugins: [
-      lazyBuiltins,
       {
         name: 'split-points',
         setup(b) {

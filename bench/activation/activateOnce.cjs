@@ -21,37 +21,7 @@ Module._resolveFilename = function (request, ...rest) {
 // VS Code has its API loaded before any extension: the stub's own load is not the extension's cost.
 const vscode = require(stubFile);
 
-const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'mlspanner-bench-'));
-function memento() {
-  const m = new Map();
-  return { get: (k, d) => (m.has(k) ? m.get(k) : d), update: async (k, v) => void (v === undefined ? m.delete(k) : m.set(k, v)), keys: () => [...m.keys()], setKeysForSync() {} };
-}
-const secrets = new Map();
-const secretChanges = new vscode.EventEmitter();
-const context = {
-  subscriptions: [],
-  extensionPath: path.dirname(path.dirname(extensionFile)),
-  extensionUri: vscode.Uri.file(path.dirname(path.dirname(extensionFile))),
-  globalStorageUri: vscode.Uri.file(path.join(storage, 'global')),
-  storageUri: vscode.Uri.file(path.join(storage, 'workspace')),
-  logUri: vscode.Uri.file(path.join(storage, 'log')),
-  globalStoragePath: path.join(storage, 'global'),
-  storagePath: path.join(storage, 'workspace'),
-  logPath: path.join(storage, 'log'),
-  extensionMode: 1,
-  extension: { id: 'mlspanner.mlspanner', packageJSON: {}, extensionKind: 2 },
-  globalState: memento(),
-  workspaceState: memento(),
-  secrets: {
-    get: async (k) => secrets.get(k),
-    store: async (k, v) => void (secrets.set(k, v), secretChanges.fire({ key: k })),
-    delete: async (k) => void (secrets.delete(k), secretChanges.fire({ key: k })),
-    keys: async () => [...secrets.keys()],
-    onDidChange: secretChanges.event,
-  },
-  environmentVariableCollection: { replace() {}, append() {}, prepend() {}, get() {}, forEach() {}, delete() {}, clear() {}, persistent: false, description: undefined },
-  asAbsolutePath: (p) => path.join(path.dirname(path.dirname(extensionFile)), p),
-};
+const { context, cleanUp } = require('./context.cjs').fakeContext(extensionFile, vscode);
 
 const ms = (a, b) => Number(b - a) / 1e6;
 
@@ -99,12 +69,12 @@ Promise.resolve()
       const loaded = Object.keys(require.cache).filter((k) => k.startsWith(dir)).map((k) => path.relative(dir, k));
       const builtins = ['crypto', 'https', 'tls', 'http2', 'dns'].filter((m) => process.moduleLoadList.includes(`NativeModule ${m}`));
       process.stdout.write(JSON.stringify({ requireMs: ms(t0, t1), activateMs: ms(t1, t2), totalMs: ms(t0, t2), cpuMs, misses: [...globalThis.__vscodeStubMisses], loaded, builtins, loadCosts }));
-      fs.rmSync(storage, { recursive: true, force: true });
+      cleanUp();
       process.exit(0);
     },
     (e) => {
       process.stdout.write(JSON.stringify({ error: `activate() failed: ${e && e.stack}` }));
-      fs.rmSync(storage, { recursive: true, force: true });
+      cleanUp();
       process.exit(1);
     },
   );

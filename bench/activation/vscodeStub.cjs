@@ -273,6 +273,9 @@ function configuration(section) {
 }
 
 const commandsRegistered = new Map();
+// What the extension registered and reported, for bench/activation/exercise.cjs.
+const record = { views: [], tools: [], authenticationProviders: [], errors: [], warnings: [] };
+globalThis.__vscodeStubRecord = Object.assign(record, { commands: commandsRegistered });
 const vscode = {
   version: '1.100.3',
   Disposable,
@@ -344,8 +347,9 @@ const vscode = {
     createOutputChannel: (name) => logChannel(name),
     createStatusBarItem: () =>
       partial('StatusBarItem', { text: '', tooltip: undefined, command: undefined, color: undefined, backgroundColor: undefined, name: undefined, show() {}, hide() {}, dispose() {} }),
-    createTreeView: (id) =>
-      partial(`TreeView(${id})`, {
+    createTreeView: (id) => {
+      record.views.push(id);
+      return partial(`TreeView(${id})`, {
         message: undefined,
         description: undefined,
         title: undefined,
@@ -358,13 +362,15 @@ const vscode = {
         onDidCollapseElement: noEvent,
         reveal: async () => undefined,
         dispose() {},
-      }),
-    registerTreeDataProvider: () => new Disposable(),
+      });
+    },
+    registerTreeDataProvider: (id) => (record.views.push(id), new Disposable()),
     registerUriHandler: () => new Disposable(),
     registerWebviewViewProvider: () => new Disposable(),
     showInformationMessage: async () => undefined,
-    showWarningMessage: async () => undefined,
-    showErrorMessage: async () => undefined,
+    // Recorded as "message | button | …" (an option object is left out).
+    showWarningMessage: async (m, ...items) => void record.warnings.push([m, ...items.filter((i) => typeof i === 'string')].join(' | ')),
+    showErrorMessage: async (m, ...items) => void record.errors.push([m, ...items.filter((i) => typeof i === 'string')].join(' | ')),
     showQuickPick: async () => undefined,
     showInputBox: async () => undefined,
     showTextDocument: async () => undefined,
@@ -396,7 +402,7 @@ const vscode = {
     fs: partial('workspace.fs', { readFile: async () => new Uint8Array(), stat: async () => ({ type: 1, size: 0, ctime: 0, mtime: 0 }) }),
   }),
   authentication: partial('authentication', {
-    registerAuthenticationProvider: () => new Disposable(),
+    registerAuthenticationProvider: (id) => (record.authenticationProviders.push(id), new Disposable()),
     getSession: async () => undefined,
     onDidChangeSessions: noEvent,
   }),
@@ -406,7 +412,7 @@ const vscode = {
     registerCodeActionsProvider: () => new Disposable(),
     onDidChangeDiagnostics: noEvent,
   }),
-  lm: partial('lm', { registerTool: () => new Disposable(), tools: [] }),
+  lm: partial('lm', { registerTool: (name) => (record.tools.push(name), new Disposable()), tools: [] }),
   debug: partial('debug', {
     registerDebugConfigurationProvider: () => new Disposable(),
     onDidStartDebugSession: noEvent,

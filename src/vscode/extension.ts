@@ -5,27 +5,28 @@ import { AccessLog } from '../core/audit/AccessLog';
 import { isLoopbackHost } from '../core/auth/OidcClient';
 import { SessionLifecycle, environmentsMessage } from '../core/auth/SessionLifecycle';
 import { SessionManager, actorOf } from '../core/auth/SessionManager';
-import { SecretsClient } from '../core/databricks/SecretsClient';
+import type * as SecretsClientModule from '../core/databricks/SecretsClient';
 import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AgentTools } from './agents/AgentTools';
-import { AccessLogCommands } from './audit/AccessLogCommands';
+import type * as AccessLogCommandsModule from './audit/AccessLogCommands';
 import { AccessPrompt } from './common/AccessPrompt';
 import { CommandRunner } from './common/CommandRunner';
 import { EnvironmentPicker } from './common/EnvironmentPicker';
+import { LazyCommands } from './common/LazyCommands';
 import { ReadOnlyDocuments } from './common/ReadOnlyDocuments';
 import { Settings } from './common/Settings';
-import { DoctorCommand } from './doctor/DoctorCommand';
+import type * as DoctorCommandModule from './doctor/DoctorCommand';
 import { CredentialCommands } from './environments/CredentialCommands';
 import { EnvironmentsService } from './environments/EnvironmentsService';
 import { EnvironmentsTreeProvider } from './environments/EnvironmentsTreeProvider';
 import { ExpiryStatusBar } from './environments/ExpiryStatusBar';
-import { QueryCommands } from './query/QueryCommands';
-import { JobCommands } from './runs/JobCommands';
+import type * as QueryCommandsModule from './query/QueryCommands';
+import type * as JobCommandsModule from './runs/JobCommands';
 import { GlobalStateRunStore, RunsService } from './runs/RunsService';
 import { RunsTreeProvider } from './runs/RunsTreeProvider';
-import { registerPolicyReview } from './policyReview/registerPolicyReview';
-import { registerSecretScanning } from './secrets/registerSecretScanning';
+import type * as PolicyReviewModule from './policyReview/registerPolicyReview';
+import type * as SecretScanningModule from './secrets/registerSecretScanning';
 import { SignInCommands } from './signin/SignInCommands';
 import { WorkspaceCredentials } from './workspace/WorkspaceCredentials';
 
@@ -101,8 +102,30 @@ export function activate(context: vscode.ExtensionContext): void {
     (e) => log.error(`Could not save run records: ${errorMessage(e)}`),
   );
   const credentialCommands = new CredentialCommands(sessions, gate, prompt, picker, documents);
-  const jobCommands = new JobCommands(runs, gate, prompt, picker, log, documents);
-  const queryCommands = new QueryCommands(gate, prompt, picker, documents, accessLog);
+  // Features required on first use (dist/features.js): their commands are registered now.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  let jobs: JobCommandsModule.JobCommands | undefined;
+  const jobCommands = new LazyCommands(commands, log, JOB_COMMANDS, (c) => {
+    jobs = new (require('./runs/JobCommands') as typeof JobCommandsModule).JobCommands(runs, gate, prompt, picker, log, documents);
+    return jobs.register(c);
+  });
+  const queryCommands = new LazyCommands(commands, log, ['mlspanner.runSpannerQuery'], (c) => {
+    const query = new (require('./query/QueryCommands') as typeof QueryCommandsModule).QueryCommands(gate, prompt, picker, documents, accessLog);
+    return [query, ...query.register(c)];
+  });
+  const accessLogCommands = new LazyCommands(commands, log, ['mlspanner.showAccessLog', 'mlspanner.verifyAccessLog', 'mlspanner.exportAccessLog'], (c) =>
+    new (require('./audit/AccessLogCommands') as typeof AccessLogCommandsModule).AccessLogCommands(accessLog, log, documents).register(c),
+  );
+  const doctor = new LazyCommands(commands, log, ['mlspanner.doctor'], (c) =>
+    new (require('./doctor/DoctorCommand') as typeof DoctorCommandModule).DoctorCommand(settings, sessions, environments, gate, accessLog, documents, log).register(c),
+  );
+  // Loaded right after activation: the policy watcher records changes from start-up on.
+  const policyReview = new LazyCommands(commands, log, ['mlspanner.showAccessMatrix', 'mlspanner.exportAccessMatrix', 'mlspanner.testAccessPolicy'], (c) =>
+    (require('./policyReview/registerPolicyReview') as typeof PolicyReviewModule).registerPolicyReview({ environments, registry: gate.targets, sink: accessLog, documents, log, commands: c }),
+  );
+  // Loaded right after activation: diagnostics for the documents already open.
+  const secrets = new LazyCommands(commands, log, ['mlspanner.scanWorkspaceForSecrets', 'mlspanner.moveSecretToScope'], (c) => secretScanning(context, c, log, environments, gate, prompt));
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const signIn = new SignInCommands(sessions, settings, log, commands);
 
   const lifecycle = new SessionLifecycle({
@@ -116,7 +139,10 @@ export function activate(context: vscode.ExtensionContext): void {
     signedIn: (_session, firstTime) => {
       runs.userChanged();
       // Runs of this user that were in flight before a reload are watched again, once.
-      if (firstTime) jobCommands.resumeAll();
+      if (firstTime && runs.unfinished().length) {
+        jobCommands.load();
+        jobs?.resumeAll();
+      }
     },
     userChanged: () => {
       void workspace.signedOut();
@@ -150,7 +176,6 @@ export function activate(context: vscode.ExtensionContext): void {
     signIn,
     workspace,
     workspace.onDidChange(() => (tree.refresh(), statusBar.update())),
-    queryCommands,
     { dispose: () => sessions.dispose() },
     { dispose: () => runs.dispose() },
     gate.credentials.onDidChange(() => statusBar.update()),
@@ -159,24 +184,39 @@ export function activate(context: vscode.ExtensionContext): void {
     signIn.onDidChange(onState),
     new RunsTreeProvider(runs),
     new AgentTools(gate, environments, sessions, accessLog),
-    registerPolicyReview({ environments, registry: gate.targets, sink: accessLog, documents, log, commands }),
-    secretScanning(context, commands, log, environments, gate, prompt),
+    policyReview,
+    secrets,
     ...credentialCommands.register(commands),
-    ...jobCommands.register(commands),
-    ...queryCommands.register(commands),
-    ...new AccessLogCommands(accessLog, log, documents).register(commands),
-    new DoctorCommand(settings, sessions, environments, gate, accessLog, documents, log).register(commands),
+    jobCommands,
+    queryCommands,
+    accessLogCommands,
+    doctor,
     commands.register('mlspanner.showStatusActions', () => showStatusActions()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mlspanner')) onState();
     }),
   );
-  onState();
+  // After activation returns: the first state push (context keys, tree, status bar), the secret
+  // diagnostics of open documents and the policy watcher's baseline. Nobody waits for them.
+  const startup = setTimeout(() => {
+    try {
+      onState();
+      secrets.load();
+      policyReview.load();
+    } catch (e) {
+      log.error(`Start-up failed: ${redact(errorMessage(e))}`);
+    }
+  }, 0);
+  context.subscriptions.push({ dispose: () => clearTimeout(startup) });
 }
+
+/** The commands of JobCommands.register(). */
+const JOB_COMMANDS = ['mlspanner.runJobInStaging', 'mlspanner.runJob', 'mlspanner.runNotebook', 'mlspanner.cancelRun', 'mlspanner.openRunPage', 'mlspanner.showRunOutput'];
 
 /** Hard-coded secret diagnostics and fixes; moving a secret into a scope goes through the gate. */
 function secretScanning(context: vscode.ExtensionContext, commands: CommandRunner, log: vscode.LogOutputChannel, environments: EnvironmentsService, gate: AccessGate, prompt: AccessPrompt): vscode.Disposable {
-  return registerSecretScanning({
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./secrets/registerSecretScanning') as typeof SecretScanningModule).registerSecretScanning({
     extensionUri: context.extensionUri,
     commands,
     log,
@@ -191,6 +231,8 @@ function secretScanning(context: vscode.ExtensionContext, commands: CommandRunne
       if (!grant) throw new CancelledError();
       const host = gate.environment(environment)?.databricks?.host;
       if (!host) throw new UserFacingError('config', `"${environment}" has no Databricks workspace.`);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { SecretsClient } = require('../core/databricks/SecretsClient') as typeof SecretsClientModule;
       return new SecretsClient(host, gate.tokenSource(grant, 'databricks'));
     },
   });
