@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { expiryLevel, formatRemaining, statusText, type ExpiryLevel } from '../../core/format/countdown';
+import { expiryLevel, formatRemaining, type ExpiryLevel } from '../../core/format/countdown';
 
 export interface ExpiryTarget {
   /** Environment name, or "session" for the sign-in itself. */
@@ -10,15 +10,32 @@ export interface ExpiryTarget {
 }
 
 /**
- * The status-bar item `mlspanner.expiry`: `$(key) <environment> <m:ss>` counting down to the
- * nearest expiry, warning colour under `mlspanner.expiryWarningSeconds`, error colour when
- * expired. Ticks once a second only while something is shown.
+ * The time left as the status bar shows it: whole minutes (`14 min`, `1 h 5 min`, rounded down)
+ * while more than a minute is left and the warning window has not begun, so the text changes
+ * once a minute; `m:ss` (`h:mm:ss`) under a minute or in the warning window, where seconds
+ * matter; `0:00` once expired.
+ */
+export function remainingText(remainingMs: number, warningSeconds: number): string {
+  if (remainingMs < 60_000 || expiryLevel(remainingMs, warningSeconds) !== 'ok') return formatRemaining(remainingMs);
+  const minutes = Math.floor(remainingMs / 60_000);
+  const h = Math.floor(minutes / 60);
+  return h > 0 ? `${h} h ${minutes % 60} min` : `${minutes} min`;
+}
+
+/**
+ * The status-bar item `mlspanner.expiry`: `$(key) <environment> <time left>` (remainingText)
+ * counting down to the nearest expiry, warning colour under `mlspanner.expiryWarningSeconds`,
+ * error colour when expired. Ticks once a second only while something is shown, and touches
+ * the item only when what it shows changes: each assignment is a message to the window.
  */
 export class ExpiryStatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private timer?: ReturnType<typeof setInterval>;
   private level?: ExpiryLevel;
   private tooltipKey?: string;
+  private text?: string;
+  private accessibilityLabel?: string;
+  private shown = false;
 
   constructor(
     private readonly target: () => ExpiryTarget | undefined,
@@ -38,11 +55,15 @@ export class ExpiryStatusBar implements vscode.Disposable {
       this.timer = undefined;
       this.level = undefined;
       this.tooltipKey = undefined;
-      this.item.hide();
+      this.text = undefined;
+      this.accessibilityLabel = undefined;
+      if (this.shown) this.item.hide();
+      this.shown = false;
       return;
     }
     this.render(t);
-    this.item.show();
+    if (!this.shown) this.item.show();
+    this.shown = true;
     this.timer ??= setInterval(() => {
       const cur = this.target();
       if (cur) this.render(cur);
@@ -52,8 +73,14 @@ export class ExpiryStatusBar implements vscode.Disposable {
 
   private render(t: ExpiryTarget): void {
     const remaining = t.expiresAt - this.now();
-    this.item.text = statusText(t.label, remaining);
-    const level = expiryLevel(remaining, this.warningSeconds());
+    const warningSeconds = this.warningSeconds();
+    const left = remainingText(remaining, warningSeconds);
+    const text = `$(key) ${t.label} ${left}`;
+    if (text !== this.text) {
+      this.text = text;
+      this.item.text = text;
+    }
+    const level = expiryLevel(remaining, warningSeconds);
     if (level !== this.level) {
       this.level = level;
       this.item.backgroundColor =
@@ -70,7 +97,11 @@ export class ExpiryStatusBar implements vscode.Disposable {
       );
       this.item.tooltip = md;
     }
-    this.item.accessibilityInformation = { label: `ML Spanner: ${t.what} for ${t.label} ${remaining > 0 ? `expires in ${formatRemaining(remaining)}` : 'expired'}` };
+    const accessibilityLabel = `ML Spanner: ${t.what} for ${t.label} ${remaining > 0 ? `expires in ${left}` : 'expired'}`;
+    if (accessibilityLabel !== this.accessibilityLabel) {
+      this.accessibilityLabel = accessibilityLabel;
+      this.item.accessibilityInformation = { label: accessibilityLabel };
+    }
   }
 
   dispose(): void {
