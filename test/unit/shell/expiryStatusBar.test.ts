@@ -26,7 +26,7 @@ function recordingItem() {
 describe('ExpiryStatusBar: the item changes only when its text does', () => {
   const window = fakeVscode.window as unknown as Record<string, unknown>;
   const original = window.createStatusBarItem;
-  let clock: FakeTimers.InstalledClock;
+  let clock: ReturnType<typeof FakeTimers.install>;
   let rec: ReturnType<typeof recordingItem>;
   beforeEach(() => {
     clock = FakeTimers.install({ now: 1_000_000, toFake: ['setInterval', 'clearInterval', 'Date'] });
