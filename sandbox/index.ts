@@ -10,6 +10,8 @@ import { startSpannerEmulator } from './spanner/SpannerEmulator';
 import { federationTrustOf, resolveTrust, trustFromEnv, type SandboxTrust } from './trust';
 
 export type { SandboxTrust } from './trust';
+export type { TokenEndpointFault } from './idp/IdentityProvider';
+export { startFaultProxy, type FaultProxy, type ProxyFault } from './FaultProxy';
 
 export type SandboxService = 'google' | 'spanner' | 'aws' | 'databricksDev' | 'databricksStaging' | 'databricksProd';
 export type SandboxEnvironment = 'dev' | 'staging' | 'prod';
@@ -72,6 +74,8 @@ export interface Sandbox {
   admin: {
     revokeUser(username: string): Promise<void>;
     failTokenEndpointOnce(fault?: TokenEndpointFault): Promise<void>;
+    /** The next `fault.count` token requests fail (status), stall (delayMs) or drop the connection (reset); undefined clears. */
+    failTokenEndpoint(fault: TokenEndpointFault | undefined): Promise<void>;
   };
   close(): Promise<void>;
 }
@@ -244,6 +248,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         },
         async failTokenEndpointOnce(fault?: TokenEndpointFault) {
           idp.failTokenEndpointOnce(fault);
+        },
+        async failTokenEndpoint(fault: TokenEndpointFault | undefined) {
+          idp.failTokenEndpoint(fault);
         },
       },
       close: closeAll,

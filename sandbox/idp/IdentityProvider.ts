@@ -47,6 +47,10 @@ export interface TokenEndpointFault {
   /** HTTP status of the injected failure; omit to only delay. */
   status?: number;
   delayMs?: number;
+  /** Drop the connection without an answer (the provider is down or the network cut it). */
+  reset?: boolean;
+  /** How many token requests in a row fail this way (default 1; Infinity until cleared). */
+  count?: number;
 }
 
 export interface SandboxIdentityProvider {
@@ -58,6 +62,8 @@ export interface SandboxIdentityProvider {
   revokeUser(username: string): number;
   /** The next token endpoint request fails (or is slowed) once. */
   failTokenEndpointOnce(fault?: TokenEndpointFault): void;
+  /** The next `fault.count` token endpoint requests fail (or are slowed); undefined clears. */
+  failTokenEndpoint(fault: TokenEndpointFault | undefined): void;
   close(): Promise<void>;
 }
 
@@ -97,6 +103,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   const store = new MemoryStore();
   const signing = loadSigningState(opts.stateDir);
   let pendingFault: TokenEndpointFault | undefined;
+  let pendingCount = 0;
 
   // Requests are routed once the provider exists: its issuer needs the bound port.
   const server = createServer();
@@ -223,8 +230,13 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
     }
     if (ctx.method === 'POST' && ctx.path === '/token' && pendingFault) {
       const fault = pendingFault;
-      pendingFault = undefined;
+      if (--pendingCount <= 0) pendingFault = undefined;
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault.reset) {
+        ctx.respond = false;
+        ctx.req.socket.destroy();
+        return;
+      }
       if (fault.status) {
         ctx.status = fault.status;
         ctx.type = 'application/json';
@@ -316,7 +328,9 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
     if (path === '/__sandbox/token-fault') {
       const status = typeof body.status === 'number' ? body.status : undefined;
       const delayMs = typeof body.delayMs === 'number' ? body.delayMs : undefined;
-      pendingFault = { status: status ?? (delayMs ? undefined : 503), delayMs };
+      const reset = body.reset === true;
+      pendingFault = { status: status ?? (delayMs || reset ? undefined : 503), delayMs, reset };
+      pendingCount = typeof body.count === 'number' && body.count > 0 ? body.count : 1;
       res.writeHead(204).end();
       return;
     }
@@ -336,6 +350,11 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
     revokeUser,
     failTokenEndpointOnce(fault: TokenEndpointFault = { status: 503 }) {
       pendingFault = fault;
+      pendingCount = 1;
+    },
+    failTokenEndpoint(fault) {
+      pendingFault = fault;
+      pendingCount = fault ? (fault.count ?? 1) : 0;
     },
     close: () => closeServer(server),
   };

@@ -11,6 +11,8 @@ declare module 'oidc-provider' {
     type: string;
     req: IncomingMessage;
     res: ServerResponse;
+    /** false: koa leaves the response alone (the socket was handled directly). */
+    respond?: boolean;
     set(field: string, value: string): void;
     oidc: {
       client?: { clientId: string; applicationType?: string };

@@ -113,6 +113,10 @@ export function describeOidcError(e: unknown, issuer: string, stage: string, end
   if (isFetchFailure(e))
     return new UserFacingError('network', `Cannot reach the identity provider at ${whereOf(issuer, endpoint)} during ${stage} (${redact(deepestMessage(e))}): it is unreachable from this machine.`, 'Check mlspanner.idp.issuer and your network or VPN, then retry.', undefined, { cause: e });
   if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || err.code === 'OAUTH_INVALID_RESPONSE' || err.code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
+    // An overloaded or down provider (429, 5xx) is not a malformed answer: say what it is.
+    const status = (err.cause as { status?: unknown } | undefined)?.status;
+    if (typeof status === 'number' && (status === 429 || status >= 500))
+      return new UserFacingError('service', `The identity provider at ${whereOf(issuer, endpoint)} is unavailable (HTTP ${status}) during ${stage}.`, 'It is having trouble: retry in a few minutes.', undefined, { cause: e });
     const msg = redact(err.message ?? '');
     if (stage === 'discovery')
       return new UserFacingError('config', `${issuer} did not return an OpenID Connect discovery document (${msg}).`, 'Check mlspanner.idp.issuer: it must be the issuer URL, without /.well-known/openid-configuration.', undefined, { cause: e });

@@ -263,6 +263,11 @@ export function describeHttpFailure(service: string, f: HttpFailure): ServiceErr
   );
 }
 
+/** axios's error when the connection closes while the body is arriving (after the status line). */
+function cutMidBody(e: { code?: string; message?: string }): boolean {
+  return e.code === 'ERR_BAD_RESPONSE' && /aborted/i.test(e.message ?? '');
+}
+
 interface RequestState {
   /** Retries done so far. */
   __attempt?: number;
@@ -313,6 +318,8 @@ export function toServiceError(service: string, e: unknown, maxBodyBytes = DEFAU
         tooLargeBytes: maxBodyBytes,
         status: e.response?.status,
       });
+    // The status line came, then the connection dropped: a reset, not the service's answer.
+    if (cutMidBody(e)) return describeHttpFailure(service, { code: 'ECONNRESET', path, origin, message: e.message });
     if (e.response)
       return describeHttpFailure(service, {
         status: e.response.status,
@@ -422,7 +429,8 @@ function makeInstance(opts: HttpClientOptions): AxiosInstance {
       // A 429 means the request was not processed, so it is safe to repeat even for POST.
       const retryable =
         (status !== undefined && RETRYABLE_STATUS.has(status) && (idempotent || status === 429 || status === 503)) ||
-        (status === undefined && idempotent && ['ECONNRESET', 'EPIPE'].includes(String(error.code)));
+        (status === undefined && idempotent && ['ECONNRESET', 'EPIPE'].includes(String(error.code))) ||
+        (idempotent && cutMidBody(error));
       if (!retryable || attempt >= policy.maxRetries || config.__callerSignal?.aborted) throw toServiceError(opts.service, error, maxBodyBytes, maxRequestBytes);
       await sleep(retryDelayMs(attempt, error.response?.headers?.['retry-after'], policy, now()));
       if (config.__callerSignal?.aborted) throw new CancelledError(`${opts.service} request cancelled.`);
