@@ -3,13 +3,14 @@ import type { AccessGate } from '../../core/access/AccessGate';
 import type { AccessLog } from '../../core/audit/AccessLog';
 import type { SessionManager } from '../../core/auth/SessionManager';
 import { hostTrustChecks } from '../../core/access/hostTrust';
-import { formatDiagnostics, runDiagnostics } from '../../core/doctor/Doctor';
+import { formatDiagnostics, runDiagnostics, type CheckResult } from '../../core/doctor/Doctor';
 import type { ProxyInputs } from '../../core/doctor/proxy';
 import { redact } from '../../core/redact';
 import type { CommandRunner } from '../common/CommandRunner';
 import type { ReadOnlyDocuments } from '../common/ReadOnlyDocuments';
 import type { Settings } from '../common/Settings';
 import type { EnvironmentsService } from '../environments/EnvironmentsService';
+import { settingSourceChecks, settingSourcesIndex, vscodeSettingContext } from './settingSources';
 
 /** VS Code's proxy settings as the extension host applies them to the extension's requests. */
 function proxyInputs(): ProxyInputs {
@@ -32,6 +33,8 @@ export class DoctorCommand {
     private readonly accessLog: AccessLog,
     private readonly documents: ReadOnlyDocuments,
     private readonly log: vscode.LogOutputChannel,
+    /** Central audit (AuditForwarding): its line follows the access log's. */
+    private readonly auditForwarding?: { check(): Promise<CheckResult> },
   ) {}
 
   register(commands: CommandRunner): vscode.Disposable {
@@ -53,6 +56,10 @@ export class DoctorCommand {
     // Every host tokens go to, with its trust state for you (host trust), before the access log.
     const logAt = results.findIndex((r) => r.area === 'Access log');
     results.splice(logAt < 0 ? results.length : logAt, 0, ...hostTrustChecks(this.gate.hostReport()));
+    // Where each setting and each environment was read from (default, User, Workspace, Folder, databricks.yml).
+    const sources = vscodeSettingContext();
+    results.splice(settingSourcesIndex(results), 0, ...settingSourceChecks(sources, sources.keys, this.environments.resolution()));
+    if (this.auditForwarding) results.push(await this.auditForwarding.check());
     for (const r of results) if (r.status === 'fail' || r.status === 'warn') this.log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
     await this.documents.show('ML Spanner doctor.md', redact(formatDiagnostics(results, new Date())), { preview: true });
   }

@@ -125,7 +125,13 @@ export const commands = {
 };
 
 export const workspace = {
-  getConfiguration: () => ({ get: <T>(_k: string, d?: T) => d }),
+  getConfiguration: (_section?: string, _scope?: unknown) => ({ get: <T>(_k: string, d?: T) => d, inspect: (_k: string): unknown => undefined }),
   onDidChangeConfiguration: () => ({ dispose: () => undefined }),
   isTrusted: true,
+  workspaceFile: undefined as { scheme: string; path: string } | undefined,
+  workspaceFolders: undefined as { name: string; uri: unknown }[] | undefined,
 };
+
+export const env = { remoteName: undefined as string | undefined };
+
+export const extensions = { getExtension: (_id: string): { packageJSON: unknown } | undefined => undefined };

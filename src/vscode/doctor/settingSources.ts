@@ -1,0 +1,191 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CheckResult } from '../../core/doctor/Doctor';
+import type { EnvironmentResolution } from '../../core/policy/Environment';
+
+/**
+ * Where each `mlspanner.*` setting was read from, for the doctor: the default, User settings,
+ * Workspace settings (`.vscode/settings.json` or the `.code-workspace` file), or Folder settings
+ * of a folder of a multi-root workspace, by `WorkspaceConfiguration.inspect()`. Object settings
+ * (`mlspanner.environments`) are merged by VS Code across those layers, so each environment
+ * says which layers define it, and which of its values come from `databricks.yml`.
+ */
+
+/** What `inspect()` reports for one key (the layers this extension's settings can have). */
+export interface SettingLayers {
+  defaultValue?: unknown;
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+export interface SettingSourceContext {
+  /** `inspect('mlspanner.' + key)` for the window, or scoped to a folder (`workspaceFolderValue`). */
+  inspect(key: string, folder?: string): SettingLayers | undefined;
+  /** Folder names of a multi-root workspace (empty for a single folder or none). */
+  folders: readonly string[];
+  /** Base name of the `.code-workspace` file of a multi-root workspace. */
+  workspaceFile?: string;
+  /** `vscode.env.remoteName` in a remote window (ssh-remote, wsl, dev-container, codespaces…). */
+  remoteName?: string;
+  trusted: boolean;
+  /** Keys (without `mlspanner.`) VS Code takes only from User settings in an untrusted workspace. */
+  restricted: ReadonlySet<string>;
+}
+
+/** The settings the doctor always names, whatever their source (the sign-in and the environments). */
+export const KEY_SETTINGS = ['idp.issuer', 'idp.clientId', 'idp.scopes', 'environments'] as const;
+
+type Layer = 'default' | 'user' | 'workspace' | 'folder';
+
+function layerLabel(layer: Layer, ctx: SettingSourceContext, folder?: string): string {
+  switch (layer) {
+    case 'default':
+      return 'default';
+    case 'user':
+      // In a remote window VS Code merges the remote machine's settings over the user's here.
+      return ctx.remoteName ? `User or Remote settings (${ctx.remoteName})` : 'User settings';
+    case 'workspace':
+      return `Workspace settings (${ctx.workspaceFile ?? '.vscode/settings.json'})`;
+    case 'folder':
+      return `Folder settings (${folder})`;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** One setting's sources, as the doctor says them. */
+export interface SettingSource {
+  key: string;
+  /** Where the value the extension uses comes from, e.g. "Workspace settings (.vscode/settings.json)". */
+  effective: string;
+  /** Layers that also set it but lose to `effective` (or are merged into it, for objects). */
+  overridden: string[];
+  /** Layers set but not used, and why. */
+  ignored: { layer: string; why: string; action: string }[];
+  isDefault: boolean;
+}
+
+/** Where `mlspanner.<key>` comes from. */
+export function settingSource(key: string, ctx: SettingSourceContext): SettingSource {
+  const i = ctx.inspect(key) ?? {};
+  const untrusted = !ctx.trusted && ctx.restricted.has(key);
+  const ignored: SettingSource['ignored'] = [];
+  const used: Layer[] = [];
+  if (i.globalValue !== undefined) used.push('user');
+  if (i.workspaceValue !== undefined) {
+    if (untrusted)
+      ignored.push({
+        layer: layerLabel('workspace', ctx),
+        why: 'this workspace is not trusted, so VS Code takes this setting from User settings only',
+        action: 'Trust the workspace if its settings should apply, or set it in User settings.',
+      });
+    else used.push('workspace');
+  }
+  // The extension reads window-wide settings (no folder scope): a folder's value is not used.
+  for (const folder of ctx.folders) {
+    const f = ctx.inspect(key, folder)?.workspaceFolderValue;
+    if (f !== undefined)
+      ignored.push({
+        layer: layerLabel('folder', ctx, folder),
+        why: 'ML Spanner reads the settings of the whole window (User and Workspace), not one folder’s',
+        action: `Move it to ${layerLabel('workspace', ctx)} or User settings.`,
+      });
+  }
+  const merged = used.length > 1 && [i.globalValue, i.workspaceValue].every((v) => v === undefined || isObject(v));
+  if (!used.length) return { key: `mlspanner.${key}`, effective: 'default', overridden: [], ignored, isDefault: true };
+  const top = used[used.length - 1];
+  return {
+    key: `mlspanner.${key}`,
+    effective: merged ? used.map((l) => layerLabel(l, ctx)).join(' + ') : layerLabel(top, ctx),
+    overridden: merged ? [] : used.slice(0, -1).map((l) => layerLabel(l, ctx)),
+    ignored,
+    isDefault: false,
+  };
+}
+
+/** Doctor lines: where each key setting, each other setting that is set, and each environment come from. */
+export function settingSourceChecks(ctx: SettingSourceContext, keys: readonly string[], resolution: EnvironmentResolution): CheckResult[] {
+  const area = 'Settings sources';
+  const out: CheckResult[] = [];
+  const defaults: string[] = [];
+  const all = [...new Set([...KEY_SETTINGS, ...keys])];
+  for (const key of all) {
+    const s = settingSource(key, ctx);
+    if (s.isDefault && !s.ignored.length && !(KEY_SETTINGS as readonly string[]).includes(key)) {
+      defaults.push(s.key);
+      continue;
+    }
+    const extra = s.overridden.length ? ` (overrides ${s.overridden.join(', ')})` : '';
+    out.push({ area, status: 'ok', message: `${s.key}: ${s.effective}${extra}.` });
+    for (const x of s.ignored)
+      out.push({ area, status: 'warn', message: `${s.key} in ${x.layer} is ignored: ${x.why}.`, action: x.action });
+  }
+  if (defaults.length) out.push({ area, status: 'ok', message: `Default: ${defaults.join(', ')}.` });
+  out.push(...environmentSourceChecks(ctx, resolution));
+  return out;
+}
+
+/** Per environment: which settings layers define it (VS Code merges them), `extends`, and values from databricks.yml. */
+export function environmentSourceChecks(ctx: SettingSourceContext, resolution: EnvironmentResolution): CheckResult[] {
+  const area = 'Settings sources';
+  const i = ctx.inspect('environments') ?? {};
+  const untrusted = !ctx.trusted && ctx.restricted.has('environments');
+  const layers: [Layer, unknown][] = [
+    ['user', i.globalValue],
+    ['workspace', untrusted ? undefined : i.workspaceValue],
+  ];
+  const out: CheckResult[] = [];
+  for (const env of Object.values(resolution.environments)) {
+    const defined = layers.filter(([, v]) => isObject(v) && Object.prototype.hasOwnProperty.call(v, env.name)).map(([l]) => layerLabel(l, ctx));
+    const fromBundle = Object.entries(env.origins).filter(([, o]) => o.kind === 'bundle') as [string, { kind: 'bundle'; source: string }][];
+    const bundleFiles = [...new Set(fromBundle.map(([, o]) => o.source))];
+    const parts: string[] = [];
+    if (env.definedBy === 'bundle')
+      parts.push(`only in ${bundleFiles.join(', ') || 'databricks.yml'} (bundle target): listed, not usable until mlspanner.environments.${env.name} gives it requiredGroups`);
+    else parts.push(`mlspanner.environments.${env.name} in ${defined.length ? defined.join(' + ') : 'settings'}${defined.length > 1 ? ' (merged: the workspace wins where both set a value)' : ''}`);
+    if (env.chain.length > 1) parts.push(`extends ${env.chain.slice(1).join(' → ')}`);
+    if (env.definedBy === 'settings' && fromBundle.length) parts.push(`${fromBundle.map(([k]) => k).join(', ')} from ${bundleFiles.join(', ')}`);
+    out.push({ area, status: 'ok', message: `Environment ${env.name}: ${parts.join('; ')}.` });
+  }
+  return out;
+}
+
+/** Where the doctor puts these lines: right after its Settings lines. */
+export function settingSourcesIndex(results: readonly CheckResult[]): number {
+  let last = -1;
+  results.forEach((r, i) => {
+    if (r.area === 'Settings') last = i;
+  });
+  return last + 1;
+}
+
+/** The extension's own settings (from its package.json), without the `mlspanner.` prefix. */
+export function contributedKeys(packageJSON: unknown): { keys: string[]; restricted: Set<string> } {
+  const pkg = packageJSON as { contributes?: { configuration?: unknown }; capabilities?: { untrustedWorkspaces?: { restrictedConfigurations?: unknown } } } | undefined;
+  const sections = ([] as unknown[]).concat(pkg?.contributes?.configuration ?? []);
+  const keys = sections.flatMap((c) => Object.keys((c as { properties?: Record<string, unknown> }).properties ?? {})).filter((k) => k.startsWith('mlspanner.'));
+  const restricted = pkg?.capabilities?.untrustedWorkspaces?.restrictedConfigurations;
+  const strip = (k: string) => k.slice('mlspanner.'.length);
+  return { keys: keys.map(strip), restricted: new Set((Array.isArray(restricted) ? restricted : []).filter((k): k is string => typeof k === 'string' && k.startsWith('mlspanner.')).map(strip)) };
+}
+
+/** The real window: VS Code's configuration, folders, workspace file, remote name and trust. */
+export function vscodeSettingContext(packageJSON: unknown = vscode.extensions.getExtension('mlspanner.mlspanner')?.packageJSON): SettingSourceContext & { keys: string[] } {
+  const folders = vscode.workspace.workspaceFile ? (vscode.workspace.workspaceFolders ?? []) : [];
+  const byName = new Map(folders.map((f) => [f.name, f]));
+  const { keys, restricted } = contributedKeys(packageJSON);
+  const file = vscode.workspace.workspaceFile;
+  return {
+    keys,
+    inspect: (key, folder) => vscode.workspace.getConfiguration('mlspanner', folder ? byName.get(folder)?.uri : undefined).inspect(key),
+    folders: folders.map((f) => f.name),
+    // An untitled multi-root workspace has no file yet; its settings live in VS Code's storage.
+    workspaceFile: file ? (file.scheme === 'untitled' ? 'untitled workspace' : path.basename(file.path)) : undefined,
+    remoteName: vscode.env.remoteName,
+    trusted: vscode.workspace.isTrusted,
+    restricted,
+  };
+}
