@@ -485,7 +485,8 @@ export async function startWithSandbox(
   opts: {
     workspaceFiles?: Record<string, string>;
     extraVsix?: string[];
-    settings?: Record<string, unknown>;
+    /** User settings, or a function of the started sandbox that returns them. */
+    settings?: Record<string, unknown> | ((sandbox: Sandbox) => Record<string, unknown>);
     sandbox?: Omit<SandboxOptions, 'quiet'>;
     sharedSecretStorage?: boolean;
   } = {},
@@ -495,7 +496,12 @@ export async function startWithSandbox(
   try {
     const vs = await startVsCode({
       vsix: VSIX,
-      settings: { 'mlspanner.idp.issuer': sandbox.issuer, 'mlspanner.idp.clientId': sandbox.clientId, 'mlspanner.environments': sandbox.environments, ...opts.settings },
+      settings: {
+        'mlspanner.idp.issuer': sandbox.issuer,
+        'mlspanner.idp.clientId': sandbox.clientId,
+        'mlspanner.environments': sandbox.environments,
+        ...(typeof opts.settings === 'function' ? opts.settings(sandbox) : opts.settings),
+      },
       // The IdP origin opens without the "open external website?" prompt, as an admin would set it.
       trustedDomains: [new URL(sandbox.issuer).origin],
       workspaceFiles: opts.workspaceFiles,
