@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import * as vscode from 'vscode';
 import type { AccessLog } from '../../core/audit/AccessLog';
-import { createFileForwarder, type AuditForwarder } from '../../core/audit/forwarding/AuditForwarder';
+import type * as Forwarder from '../../core/audit/forwarding/AuditForwarder';
 import type { ForwardingIdentity } from '../../core/audit/forwarding/auditLogRecord';
 import { FORWARDING_HEADERS_SECRET, headersFromSecret, parseForwardingHeaders } from '../../core/audit/forwarding/forwardingHeaders';
 import { forwardingCheck } from '../../core/audit/forwarding/forwardingStatus';
@@ -15,6 +15,16 @@ import { Disposables } from '../common/Disposables';
 const SETTING = 'mlspanner.audit.otlpEndpoint';
 /** The first send waits until activation and the session restore are done. */
 const START_DELAY_MS = 3_000;
+
+/**
+ * The forwarder (and, on its first batch, the OpenTelemetry encoding) is loaded only when an
+ * endpoint is set: activation without forwarding evaluates none of it (features.js, see
+ * scripts/build.mjs).
+ */
+function loadForwarder(): typeof Forwarder {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../core/audit/forwarding/AuditForwarder') as typeof Forwarder;
+}
 
 function identity(context: Pick<vscode.ExtensionContext, 'extension'>): ForwardingIdentity {
   let osUser: string | undefined;
@@ -33,7 +43,7 @@ function identity(context: Pick<vscode.ExtensionContext, 'extension'>): Forwardi
  * or the headers change (in any window), and tells it after each append from this window.
  */
 export class AuditForwarding extends Disposables {
-  private forwarder?: AuditForwarder;
+  private forwarder?: Forwarder.AuditForwarder;
   private configError?: string;
   private generation = 0;
   private stopped = false;
@@ -107,7 +117,7 @@ export class AuditForwarding extends Disposables {
       if (!url) return;
       const headers = headersFromSecret(await this.context.secrets.get(FORWARDING_HEADERS_SECRET));
       if (gen !== this.generation || this.stopped) return;
-      const f = createFileForwarder({
+      const f = loadForwarder().createFileForwarder({
         logFile: this.accessLog.file,
         endpoint: url,
         headers,

@@ -11,17 +11,19 @@ function fresh(code: string): string {
 
 describe('audit forwarding: lazy loading', function () {
   this.timeout(30_000);
-  it('the OpenTelemetry libraries are evaluated on the first batch encoded, not when forwarding (or the shell) loads', () => {
+  it('the shell loads no forwarder and no OpenTelemetry; the forwarder loads OpenTelemetry on the first batch it encodes', () => {
     const out = fresh(`
       require('./test/unit/fakes/registerVscode.ts');
-      const loaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/@opentelemetry/'));
-      require('./src/core/audit/forwarding/AuditForwarder.ts');
+      const loaded = (part) => Object.keys(require.cache).some((k) => k.includes(part));
+      const otel = () => loaded('/node_modules/@opentelemetry/');
       require('./src/vscode/audit/AuditForwarding.ts');
+      const shell = { forwarder: loaded('/forwarding/AuditForwarder.ts'), otel: otel() };
+      require('./src/core/audit/forwarding/AuditForwarder.ts');
       const enc = require('./src/core/audit/forwarding/encodeLogs.ts');
-      const before = loaded() || enc.otlpLoaded();
+      const forwarder = otel() || enc.otlpLoaded();
       enc.encodeLogs([], { serviceVersion: '0', hostName: 'h' }, 0);
-      console.log(JSON.stringify({ before, after: loaded() && enc.otlpLoaded() }));
+      console.log(JSON.stringify({ shell, forwarder, encoded: otel() && enc.otlpLoaded() }));
     `);
-    assert.deepEqual(JSON.parse(out), { before: false, after: true });
+    assert.deepEqual(JSON.parse(out), { shell: { forwarder: false, otel: false }, forwarder: false, encoded: true });
   });
 });
