@@ -60,6 +60,8 @@ describe('fault suite: the core against a misbehaving sandbox', function () {
   });
   after(async () => {
     process.off('unhandledRejection', onUnhandled);
+    if (process.env.MLSPANNER_FAULTS_VERBOSE === '1')
+      for (const [name, p] of Object.entries(proxies)) process.stdout.write(`      ${name} proxy: ${JSON.stringify(p.stats())}\n`);
     await sandbox().admin.failTokenEndpoint(undefined);
     for (const p of Object.values(proxies)) await p.close();
     rmSync(dir, { recursive: true, force: true });
@@ -312,6 +314,48 @@ describe('fault suite: the core against a misbehaving sandbox', function () {
       assert.equal((await runNows()) - runNowsBefore, 1, 'one run-now');
       const types = await settled(w, ['credentialIssued', 'credentialRefreshed', 'jobRequested', 'jobStarted', 'jobFinished']);
       assert.equal(types.filter((t) => t === 'jobStarted').length, 1, 'one run');
+    });
+
+    it('the session ends mid-run (signed out, then the provider revokes the grant): polling pauses, and after a new sign-in the same run is tracked to its end', async () => {
+      const w = await world({ user: 'carol' });
+      await fetch(`${proxies.databricks.target}/__sandbox/knobs`, {
+        method: 'POST',
+        body: JSON.stringify({ durations: { queuedMs: 200, pendingMs: 200, runningMs: 1500, terminatingMs: 200 } }),
+      });
+      const client = new DatabricksClient(proxies.databricks.url, w.gate.tokenSource(w.grant('staging', 'databricks', 'job'), 'databricks'), { http: { sleep: w.sleep } });
+      let pauses = 0;
+      const runner = new JobRunner({
+        environment: 'staging',
+        client,
+        store: new MemoryRunStore(),
+        sink: { record: (e) => (w.recorded.push(e), w.log.record(e)) },
+        useRunHistory: false,
+        // The shell shows "sign in again to keep watching"; here the user does so at once.
+        onAuthRequired: async () => {
+          pauses++;
+          await w.sessions.signIn(userAtBrowser('carol'));
+        },
+      });
+      const [job] = await client.listAllJobs({ name: 'nightly-features' });
+      let ended = false;
+      const result = await runner.runJob(
+        { jobId: job.job_id! },
+        {
+          onProgress: (p) => {
+            if (p.state.life_cycle_state !== 'RUNNING' || ended) return;
+            ended = true;
+            void w.sessions
+              .signOut()
+              .then(() => sandbox().admin.revokeUser('carol'))
+              .then(() => fetch(`${proxies.databricks.target}/__sandbox/knobs`, { method: 'POST', body: JSON.stringify({ expireAllTokens: true }) }));
+          },
+        },
+      );
+      assert.ok(ended);
+      assert.equal(result.outcome, 'succeeded');
+      assert.equal(pauses, 1, 'paused once for the sign-in');
+      const types = await settled(w, ['signOut', 'accessDenied', 'signIn', 'jobStarted', 'jobFinished']);
+      assert.equal(types.filter((t) => t === 'signIn').length, 2);
     });
   });
 });

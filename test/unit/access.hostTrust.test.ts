@@ -305,6 +305,13 @@ describe('access gate: host trust', () => {
     assert.match(find('https://sts.googleapis.com'), /^ok .*trusted \(built-in endpoint\)/);
   });
 
+  it('signed out, the doctor lists no hosts and says to sign in', () => {
+    const { gate, identity } = setup();
+    identity.session = undefined;
+    assert.deepEqual(gate.hostReport(), []);
+    assert.deepEqual(hostTrustChecks([]).map((c) => c.status), ['skip']);
+  });
+
   it('without the host trust option the gate checks no host (tests and tools that do not wire it)', () => {
     const { gate } = setup({ hostTrust: false });
     assert.equal(gate.request(view('staging')).kind, 'granted');

@@ -302,11 +302,13 @@ export class AccessGate implements Disposable {
 
   /**
    * Every host the environments send tokens to, with its state for the signed-in user (for the
-   * doctor; signed out, answers are unknown). Empty without host trust.
+   * doctor and Manage Trusted Hosts). Empty when signed out (answers are per user) or without
+   * host trust.
    */
   hostReport(): HostStatus[] {
     const session = this.options.identity.current();
-    const user = session ? userKey(session) : undefined;
+    if (!session) return [];
+    const user = userKey(session);
     return Object.values(this.options.environments().environments).flatMap((env) =>
       this.hostStatuses(
         env,

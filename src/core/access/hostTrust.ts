@@ -173,7 +173,7 @@ export function describeState(s: Pick<HostStatus, 'state' | 'answeredAt'>): stri
 export function hostTrustChecks(hosts: readonly HostStatus[]): { area: string; status: 'ok' | 'warn' | 'skip'; message: string; action?: string }[] {
   const byOrigin = new Map<string, HostStatus[]>();
   for (const h of hosts) byOrigin.set(h.origin, [...(byOrigin.get(h.origin) ?? []), h]);
-  if (!byOrigin.size) return [{ area: 'Hosts', status: 'skip', message: 'No environment sends tokens anywhere yet (sign in to see the hosts of your environments).' }];
+  if (!byOrigin.size) return [{ area: 'Hosts', status: 'skip', message: 'Not signed in, or no environment sends tokens anywhere: hosts are not listed.', action: 'Sign in to see the hosts your environments send tokens to, and whether you trust them.' }];
   return [...byOrigin].map(([origin, uses]) => {
     const worst = uses.find((u) => u.state === 'rejected') ?? uses.find((u) => u.state === 'unknown') ?? uses[0];
     const where = [...new Set(uses.map((u) => `${u.environment}/${u.target}`))].join(', ');
