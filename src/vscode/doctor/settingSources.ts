@@ -31,6 +31,8 @@ export interface SettingSourceContext {
   trusted: boolean;
   /** Keys (without `mlspanner.`) VS Code takes only from User settings in an untrusted workspace. */
   restricted: ReadonlySet<string>;
+  /** Keys of `machine` (or `machine-overridable`) scope: in a remote window they come from the remote's settings. */
+  machine?: ReadonlySet<string>;
 }
 
 /** The settings the doctor always names, whatever their source (the sign-in and the environments). */
@@ -38,12 +40,14 @@ export const KEY_SETTINGS = ['idp.issuer', 'idp.clientId', 'idp.scopes', 'enviro
 
 type Layer = 'default' | 'user' | 'workspace' | 'folder';
 
-function layerLabel(layer: Layer, ctx: SettingSourceContext, folder?: string): string {
+function layerLabel(layer: Layer, ctx: SettingSourceContext, folder?: string, key?: string): string {
   switch (layer) {
     case 'default':
       return 'default';
     case 'user':
-      // In a remote window VS Code merges the remote machine's settings over the user's here.
+      // In a remote window a machine setting is read from the remote machine's settings only;
+      // any other is the user's, with the remote machine's merged over it.
+      if (ctx.remoteName && key && ctx.machine?.has(key)) return `Remote settings (${ctx.remoteName})`;
       return ctx.remoteName ? `User or Remote settings (${ctx.remoteName})` : 'User settings';
     case 'workspace':
       return `Workspace settings (${ctx.workspaceFile ?? '.vscode/settings.json'})`;
@@ -99,8 +103,8 @@ export function settingSource(key: string, ctx: SettingSourceContext): SettingSo
   const top = used[used.length - 1];
   return {
     key: `mlspanner.${key}`,
-    effective: merged ? used.map((l) => layerLabel(l, ctx)).join(' + ') : layerLabel(top, ctx),
-    overridden: merged ? [] : used.slice(0, -1).map((l) => layerLabel(l, ctx)),
+    effective: merged ? used.map((l) => layerLabel(l, ctx, undefined, key)).join(' + ') : layerLabel(top, ctx, undefined, key),
+    overridden: merged ? [] : used.slice(0, -1).map((l) => layerLabel(l, ctx, undefined, key)),
     ignored,
     isDefault: false,
   };
@@ -163,29 +167,36 @@ export function settingSourcesIndex(results: readonly CheckResult[]): number {
 }
 
 /** The extension's own settings (from its package.json), without the `mlspanner.` prefix. */
-export function contributedKeys(packageJSON: unknown): { keys: string[]; restricted: Set<string> } {
+export function contributedKeys(packageJSON: unknown): { keys: string[]; restricted: Set<string>; machine: Set<string> } {
   const pkg = packageJSON as { contributes?: { configuration?: unknown }; capabilities?: { untrustedWorkspaces?: { restrictedConfigurations?: unknown } } } | undefined;
   const sections = ([] as unknown[]).concat(pkg?.contributes?.configuration ?? []);
-  const keys = sections.flatMap((c) => Object.keys((c as { properties?: Record<string, unknown> }).properties ?? {})).filter((k) => k.startsWith('mlspanner.'));
+  const properties = sections.flatMap((c) => Object.entries((c as { properties?: Record<string, { scope?: unknown }> }).properties ?? {})).filter(([k]) => k.startsWith('mlspanner.'));
   const restricted = pkg?.capabilities?.untrustedWorkspaces?.restrictedConfigurations;
   const strip = (k: string) => k.slice('mlspanner.'.length);
-  return { keys: keys.map(strip), restricted: new Set((Array.isArray(restricted) ? restricted : []).filter((k): k is string => typeof k === 'string' && k.startsWith('mlspanner.')).map(strip)) };
+  return {
+    keys: properties.map(([k]) => strip(k)),
+    restricted: new Set((Array.isArray(restricted) ? restricted : []).filter((k): k is string => typeof k === 'string' && k.startsWith('mlspanner.')).map(strip)),
+    machine: new Set(properties.filter(([, v]) => v?.scope === 'machine' || v?.scope === 'machine-overridable').map(([k]) => strip(k))),
+  };
 }
 
 /** The real window: VS Code's configuration, folders, workspace file, remote name and trust. */
 export function vscodeSettingContext(packageJSON: unknown = vscode.extensions.getExtension('mlspanner.mlspanner')?.packageJSON): SettingSourceContext & { keys: string[] } {
-  const folders = vscode.workspace.workspaceFile ? (vscode.workspace.workspaceFolders ?? []) : [];
-  const byName = new Map(folders.map((f) => [f.name, f]));
-  const { keys, restricted } = contributedKeys(packageJSON);
   const file = vscode.workspace.workspaceFile;
+  // An untitled multi-root workspace has no file yet; its settings live in VS Code's storage.
+  const workspaceFile = file && typeof file.path === 'string' ? (file.scheme === 'untitled' ? 'untitled workspace' : path.posix.basename(file.path)) : undefined;
+  // Folder settings exist only in a multi-root workspace; a single folder's are the workspace's.
+  const folders = workspaceFile ? (vscode.workspace.workspaceFolders ?? []) : [];
+  const byName = new Map(folders.map((f) => [f.name, f]));
+  const { keys, restricted, machine } = contributedKeys(packageJSON);
   return {
     keys,
     inspect: (key, folder) => vscode.workspace.getConfiguration('mlspanner', folder ? byName.get(folder)?.uri : undefined).inspect(key),
     folders: folders.map((f) => f.name),
-    // An untitled multi-root workspace has no file yet; its settings live in VS Code's storage.
-    workspaceFile: file ? (file.scheme === 'untitled' ? 'untitled workspace' : path.basename(file.path)) : undefined,
+    workspaceFile,
     remoteName: vscode.env.remoteName,
     trusted: vscode.workspace.isTrusted,
     restricted,
+    machine,
   };
 }

@@ -29,6 +29,7 @@ describe('doctor: where each setting was read from', () => {
   it('reads the extension’s own settings and the restricted ones from package.json', () => {
     for (const k of ['idp.issuer', 'idp.clientId', 'idp.scopes', 'environments', 'expiryWarningSeconds']) assert.ok(KEYS.includes(k), k);
     assert.ok(RESTRICTED.has('idp.issuer') && RESTRICTED.has('environments') && !RESTRICTED.has('expiryWarningSeconds'));
+    assert.deepEqual(contributedKeys({ contributes: { configuration: { properties: { 'mlspanner.a': { scope: 'machine' }, 'mlspanner.b': {}, 'other.c': {} } } } }).machine, new Set(['a']));
   });
 
   const table: [string, SettingLayers, Partial<SettingSourceContext>, string, string[]][] = [
@@ -37,6 +38,7 @@ describe('doctor: where each setting was read from', () => {
     ['Workspace over User', { globalValue: 'a', workspaceValue: 'b' }, {}, 'Workspace settings (.vscode/settings.json)', ['User settings']],
     ['a multi-root workspace file', { workspaceValue: 'b' }, { workspaceFile: 'ml.code-workspace', folders: ['api'] }, 'Workspace settings (ml.code-workspace)', []],
     ['a remote window', { globalValue: 'a' }, { remoteName: 'ssh-remote' }, 'User or Remote settings (ssh-remote)', []],
+    ['a remote window, a machine setting', { globalValue: 'a' }, { remoteName: 'ssh-remote', machine: new Set(['idp.issuer']) }, 'Remote settings (ssh-remote)', []],
     ['an untrusted workspace ignores its value of a restricted setting', { globalValue: 'a', workspaceValue: 'b' }, { trusted: false }, 'User settings', []],
   ];
   for (const [name, layers, over, effective, overridden] of table)
