@@ -109,6 +109,8 @@ export class AccessGate implements Disposable {
   private readonly now: () => number;
   /** user|environment|purpose → the remembered confirmation. */
   private readonly remembered = new Map<string, { until: number; reason: string }>();
+  /** The hosts of an effective environment, per set of targets (environments are immutable). */
+  private readonly hostCache = new WeakMap<Environment, Map<string, HostUse[]>>();
 
   constructor(private readonly options: AccessGateOptions) {
     this.registry = options.registry ?? BUILTIN_TARGETS;
@@ -185,7 +187,7 @@ export class AccessGate implements Disposable {
     }
     const base = { environment: env.name, purpose: req.purpose, targets: wanted, via: req.via ?? 'user', tool: req.tool, user: userKey(session) } as const;
     // Host trust (hostTrust.ts): the decision says it for Explain Access; uses wait for the user.
-    const hosts = this.hostStatuses(env, wanted, base.user).filter((h) => h.state === 'rejected' || h.state === 'unknown');
+    const hosts = this.hostStatuses(env, wanted, base.user, true);
     if (hosts.length) decision = withHostReasons(decision, hosts);
     if (hosts.length && !ISSUES_NOTHING.has(req.purpose)) {
       const rejected = hosts.find((h) => h.state === 'rejected');
@@ -318,12 +320,24 @@ export class AccessGate implements Disposable {
     );
   }
 
-  private hostStatuses(env: Environment, targets: readonly CredentialTarget[], user: string | undefined): HostStatus[] {
+  /** The hosts `targets` of `env` send tokens to, with their state; `openOnly`: rejected and unknown ones. */
+  private hostStatuses(env: Environment, targets: readonly CredentialTarget[], user: string | undefined, openOnly = false): HostStatus[] {
     const trust = this.options.hostTrust;
     if (!trust) return [];
-    const userHosts = new Set(trust.userSettingsHosts());
+    const named = trust.userSettingsHosts();
+    const userHosts = named instanceof Set ? (named as ReadonlySet<string>) : new Set(named);
     const answers = user ? trust.store.answers(user) : {};
-    return hostsOf(env, targets, this.registry).map((h) => ({ ...h, ...hostState(h, userHosts, answers) }));
+    let perTargets = this.hostCache.get(env);
+    if (!perTargets) this.hostCache.set(env, (perTargets = new Map()));
+    const key = targets.join('\u0000');
+    let hosts = perTargets.get(key);
+    if (!hosts) perTargets.set(key, (hosts = hostsOf(env, targets, this.registry)));
+    const out: HostStatus[] = [];
+    for (const h of hosts) {
+      const st = hostState(h, userHosts, answers);
+      if (!openOnly || st.state === 'rejected' || st.state === 'unknown') out.push({ ...h, ...st });
+    }
+    return out;
   }
 
   /** A decision that still waits for hosts to be answered is a denial where a token would go out. */
