@@ -232,7 +232,7 @@ describe('audit forwarding to an OTLP/HTTP collector (loopback)', function () {
     await until('the error cleared', () => f.status.lastError === undefined);
   });
 
-  it('retries a request the collector answers too late: every entry arrives, duplicates only of the unanswered batch, one request at a time', async () => {
+  it('retries a request the collector answers too late: every entry arrives, duplicates only of the unanswered batch, bounded batches, no pile-up of requests', async () => {
     await write(300);
     collector.mode = { kind: 'slow', ms: 800, times: 1 };
     const f = forwarder({ batchSize: 100, timeoutMs: 300 });
@@ -285,6 +285,17 @@ describe('audit forwarding to an OTLP/HTTP collector (loopback)', function () {
     for (let i = 0; i < 10; i++) await write(30);
     await until('300 delivered', () => collector.delivered.length >= 300 && cursor()?.seq === 300);
     assert.deepEqual(collector.delivered, range(1, 300));
+  });
+
+  it('on a machine with no access log yet, waits without an error and sends the first entries once they are written', async () => {
+    log = new AccessLog(join(mkdtempSync(join(tmpdir(), 'mlspanner-fwd-it-')), 'not-yet', 'access-log.jsonl'));
+    const f = forwarder();
+    f.start();
+    await until('idle', () => f.status.state === 'idle');
+    assert.equal(f.status.lastError, undefined);
+    await write(2);
+    await until('2 delivered', () => collector.delivered.length >= 2);
+    assert.deepEqual(collector.delivered, [1, 2]);
   });
 
   it('never lets a token-shaped value reach the collector, even from lines written by hand', async () => {

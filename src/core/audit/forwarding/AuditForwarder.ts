@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
 import { CancelledError, UserFacingError, errorMessage } from '../../errors';
 import { Emitter } from '../../events';
 import { redact } from '../../redact';
@@ -23,15 +25,22 @@ export interface ForwardingLease {
  */
 export function fileLease(path: string, staleMs: number): ForwardingLease {
   const lock = new FileLock(path, { staleMs, timeoutMs: 0 });
+  const acquire = async () => {
+    try {
+      return await lock.acquire();
+    } catch (e) {
+      if (e instanceof LockTimeoutError) return undefined;
+      throw e;
+    }
+  };
   return {
-    tryAcquire: async () => {
-      try {
-        return await lock.acquire();
-      } catch (e) {
-        if (e instanceof LockTimeoutError) return undefined;
-        throw e;
-      }
-    },
+    tryAcquire: () =>
+      acquire().catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        // No folder yet: nothing was logged on this machine so far (AccessLog creates it alike).
+        await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        return acquire();
+      }),
   };
 }
 
@@ -215,11 +224,13 @@ export class AuditForwarder {
       batch = await this.o.source.read(undefined, limits);
     }
     if (batch.rewritten) this.notice(`Entry ${cursor?.seq} of the access log changed after it was delivered (Verify Access Log shows where); the collector holds the original.`);
+    // Another window may have moved the shared cursor.
+    const delivered = cursor ? { seq: cursor.seq, at: cursor.deliveredAt } : this.current.delivered;
     if (!batch.entries.length) {
-      this.update({ state: 'idle', delivered: cursor ? { seq: cursor.seq, at: cursor.deliveredAt } : this.current.delivered, nextAttemptAt: undefined });
+      this.update({ state: 'idle', delivered, nextAttemptAt: undefined });
       return 'done';
     }
-    this.update({ state: 'sending', delivered: cursor ? { seq: cursor.seq, at: cursor.deliveredAt } : this.current.delivered });
+    this.update({ state: 'sending', delivered });
     const body = this.encode(
       batch.entries.map((e) => toAuditLogRecord(e.entry)),
       this.o.identity,
