@@ -98,7 +98,7 @@ describe('Environments view: a failed refresh on its row', () => {
 
   it('the environment row says a credential failed; the account and environment rows say the session was not renewed', () => {
     const failed = view([info({ error: 'x', lastError: failure() })]);
-    assert.equal(find(failed, 'env/dev')!.description, '1 credential · 1 refresh failed');
+    assert.equal(find(failed, 'env/dev')!.description, '1 credential · refresh failed');
     assert.equal(find(failed, 'env/dev')!.icon?.id, 'warning');
     const problem = { message: 'The identity provider is unreachable at https://idp.example.com (ECONNREFUSED).', expiresAt: T0 + 120_000 };
     const nodes = view([info()], problem);

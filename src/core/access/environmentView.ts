@@ -197,7 +197,7 @@ function environmentNode(
     description: [
       confirm ? 'asks for a reason' : undefined,
       `${targets.length} credential${targets.length === 1 ? '' : 's'}`,
-      failed ? `${failed === targets.length && failed > 1 ? 'all' : failed} refresh failed` : undefined,
+      failed ? (targets.length === 1 ? 'refresh failed' : `${failed} of ${targets.length} refresh failed`) : undefined,
       sessionProblem ? 'sign-in not renewed' : undefined,
     ]
       .filter(Boolean)

@@ -180,7 +180,7 @@ describe('shell: a failed credential refresh, in the view and in notifications',
     assert.equal(toasts().length, 1);
     const account = world.provider.getTreeItem(world.provider.getChildren()[0]);
     assert.equal(account.description, `refresh failed · valid until ${clock(T0 + 8 * 3600_000)}`);
-    assert.equal(world.provider.getTreeItem(world.provider.getChildren().find((n) => n.id === 'env/dev')!).description, '1 credential · 1 refresh failed · sign-in not renewed');
+    assert.equal(world.provider.getTreeItem(world.provider.getChildren().find((n) => n.id === 'env/dev')!).description, '1 credential · refresh failed · sign-in not renewed');
   });
 
   it('nothing token-shaped in the row, the tooltip, the notification or the log when a service echoes a token', async () => {
