@@ -58,7 +58,7 @@ export class DoctorCommand {
     results.splice(logAt < 0 ? results.length : logAt, 0, ...hostTrustChecks(this.gate.hostReport()));
     // Where each setting and each environment was read from (default, User, Workspace, Folder, databricks.yml).
     const sources = vscodeSettingContext();
-    results.splice(settingSourcesIndex(results), 0, ...settingSourceChecks(sources, sources.keys, this.environments.resolution()));
+    results.splice(settingSourcesIndex(results), 0, ...settingSourceChecks(sources, sources.keys, this.environments.resolution(), this.environments.bundleSource()));
     if (this.auditForwarding) results.push(await this.auditForwarding.check());
     for (const r of results) if (r.status === 'fail' || r.status === 'warn') this.log.warn(`doctor: ${r.area}: ${redact(r.message)}`);
     await this.documents.show('ML Spanner doctor.md', redact(formatDiagnostics(results, new Date())), { preview: true });

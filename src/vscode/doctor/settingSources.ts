@@ -110,8 +110,11 @@ export function settingSource(key: string, ctx: SettingSourceContext): SettingSo
   };
 }
 
-/** Doctor lines: where each key setting, each other setting that is set, and each environment come from. */
-export function settingSourceChecks(ctx: SettingSourceContext, keys: readonly string[], resolution: EnvironmentResolution): CheckResult[] {
+/**
+ * Doctor lines: where each key setting, each other setting that is set, the bundle and each
+ * environment come from.
+ */
+export function settingSourceChecks(ctx: SettingSourceContext, keys: readonly string[], resolution: EnvironmentResolution, bundle?: { source: string; targets: readonly string[] }): CheckResult[] {
   const area = 'Settings sources';
   const out: CheckResult[] = [];
   const defaults: string[] = [];
@@ -128,6 +131,8 @@ export function settingSourceChecks(ctx: SettingSourceContext, keys: readonly st
       out.push({ area, status: 'warn', message: `${s.key} in ${x.layer} is ignored: ${x.why}.`, action: x.action });
   }
   if (defaults.length) out.push({ area, status: 'ok', message: `Default: ${defaults.join(', ')}.` });
+  if (bundle)
+    out.push({ area, status: 'ok', message: `Bundle ${bundle.source}: targets ${bundle.targets.join(', ') || 'none'} (it gives workspace hosts only where the settings give none, never groups).` });
   out.push(...environmentSourceChecks(ctx, resolution));
   return out;
 }

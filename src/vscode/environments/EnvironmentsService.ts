@@ -39,6 +39,11 @@ export class EnvironmentsService implements vscode.Disposable {
     return this.cached;
   }
 
+  /** The bundle in use (databricks.yml), for the doctor: its path and target names; undefined when none is read. */
+  bundleSource(): { source: string; targets: string[] } | undefined {
+    return this.bundle ? { source: this.bundle.source, targets: Object.keys(this.bundle.targets) } : undefined;
+  }
+
   names(): string[] {
     return Object.keys(this.resolution().environments);
   }

@@ -68,7 +68,7 @@ describe('doctor: where each setting was read from', () => {
       environments: { defaultValue: {}, globalValue: USER_ENVS, workspaceValue: WORKSPACE_ENVS },
       expiryWarningSeconds: { defaultValue: 300, workspaceValue: 60 },
     });
-    const lines = settingSourceChecks(ctx, KEYS, resolution).map((r) => `${r.status} ${r.message}`);
+    const lines = settingSourceChecks(ctx, KEYS, resolution, { source: bundle.source, targets: Object.keys(bundle.targets) }).map((r) => `${r.status} ${r.message}`);
     assert.deepEqual(lines.slice(0, 5), [
       'ok mlspanner.idp.issuer: User settings.',
       'ok mlspanner.idp.clientId: Workspace settings (.vscode/settings.json) (overrides User settings).',
@@ -77,7 +77,8 @@ describe('doctor: where each setting was read from', () => {
       'ok mlspanner.expiryWarningSeconds: Workspace settings (.vscode/settings.json).',
     ]);
     assert.match(lines[5], /^ok Default: mlspanner\.idp\.groupsClaim, mlspanner\.idp\.flow, .*mlspanner\.confirmation\.rememberMinutes/);
-    assert.deepEqual(lines.slice(6), [
+    assert.equal(lines[6], 'ok Bundle ml/databricks.yml: targets dev, qa, prod (it gives workspace hosts only where the settings give none, never groups).');
+    assert.deepEqual(lines.slice(7), [
       'ok Environment dev: mlspanner.environments.dev in User settings; databricks.host from ml/databricks.yml.',
       'ok Environment staging: mlspanner.environments.staging in User settings + Workspace settings (.vscode/settings.json) (merged: the workspace wins where both set a value); extends dev; databricks.host from ml/databricks.yml.',
       'ok Environment prod: mlspanner.environments.prod in Workspace settings (.vscode/settings.json); extends staging → dev; databricks.host from ml/databricks.yml.',
