@@ -129,7 +129,7 @@ export class AuditForwarding extends Disposables {
         const err = s.lastError;
         if (!err || err.retryable || this.shown.has(err.message)) return;
         this.shown.add(err.message);
-        void this.notify(err.message, err.action, err.status);
+        void this.showRefusal(err.message, err.action, err.status);
       });
       this.log.info(`Audit forwarding to ${url} (${Object.keys(headers).length} header${Object.keys(headers).length === 1 ? '' : 's'} from the keychain).`);
       f.start(this.started ? 0 : START_DELAY_MS);
@@ -140,7 +140,7 @@ export class AuditForwarding extends Disposables {
   }
 
   /** A refusal only the user can fix (credentials, endpoint): say it once, with the way to fix it. */
-  private async notify(message: string, action: string | undefined, status: number | undefined): Promise<void> {
+  private async showRefusal(message: string, action: string | undefined, status: number | undefined): Promise<void> {
     const fix = status === 401 || status === 403 ? 'Set Headers…' : 'Open Settings';
     const pick = await vscode.window.showWarningMessage(`ML Spanner audit forwarding: ${message}${action ? ` ${action}` : ''}`, fix, 'Show Log');
     if (pick === 'Set Headers…') await vscode.commands.executeCommand('mlspanner.setAuditForwardingHeaders');
