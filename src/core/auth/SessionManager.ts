@@ -554,6 +554,15 @@ export class SessionManager implements IdentitySource {
     const now = this.now();
     const newIdExpiry = jwtExpiry(tokens.idToken);
     // A "new" ID token that has already expired (some providers repeat the old one) renews nothing.
+    // A new ID token (not the one held, not an older issue) that this machine sees as expired on
+    // arrival: the clock here is off, which no refresh or provider setting can fix.
+    const heldIat = (previous?.claims ?? storedClaims)?.iat;
+    if (tokens.idToken && newIdExpiry !== undefined && newIdExpiry <= now && tokens.idToken !== previous?.idToken && typeof claims.iat === 'number' && (typeof heldIat !== 'number' || claims.iat > heldIat))
+      throw new UserFacingError(
+        'config',
+        `This computer's clock is at least ${Math.max(1, Math.round((now - claims.iat * 1000) / 60_000))} min ahead of the identity provider's: the ID token it just issued (valid until ${new Date(newIdExpiry).toISOString().slice(11, 16)} UTC) has already expired by this clock.`,
+        'Set the date and time automatically in your system settings, then sign in again.',
+      );
     const renewed = Boolean(tokens.idToken) && (newIdExpiry === undefined || newIdExpiry > now);
     const idToken = renewed ? tokens.idToken! : (previous?.idToken ?? tokens.idToken ?? '');
     return {
