@@ -553,7 +553,6 @@ export class SessionManager implements IdentitySource {
       throw new UserFacingError('auth', 'The refreshed session belongs to another user.', 'Sign in again.');
     const now = this.now();
     const newIdExpiry = jwtExpiry(tokens.idToken);
-    // A "new" ID token that has already expired (some providers repeat the old one) renews nothing.
     // A new ID token (not the one held, not an older issue) that this machine sees as expired on
     // arrival: the clock here is off, which no refresh or provider setting can fix.
     const heldIat = (previous?.claims ?? storedClaims)?.iat;
@@ -563,6 +562,7 @@ export class SessionManager implements IdentitySource {
         `This computer's clock is at least ${Math.max(1, Math.round((now - claims.iat * 1000) / 60_000))} min ahead of the identity provider's: the ID token it just issued (valid until ${new Date(newIdExpiry).toISOString().slice(11, 16)} UTC) has already expired by this clock.`,
         'Set the date and time automatically in your system settings, then sign in again.',
       );
+    // A "new" ID token that has already expired (some providers repeat the old one) renews nothing.
     const renewed = Boolean(tokens.idToken) && (newIdExpiry === undefined || newIdExpiry > now);
     const idToken = renewed ? tokens.idToken! : (previous?.idToken ?? tokens.idToken ?? '');
     return {
