@@ -1,6 +1,6 @@
 import type * as Oidc from 'openid-client';
 import { loadOidc } from './loadOidc';
-import { UserFacingError } from '../errors';
+import { Remedies, UserFacingError, type Remedy } from '../errors';
 import { redact } from '../redact';
 import { checkEndpointUrl, isLoopbackHost } from '../policy/endpointUrl';
 
@@ -86,6 +86,29 @@ function whereOf(issuer: string, endpoint: string): string {
  */
 export function describeOidcError(e: unknown, issuer: string, stage: string, endpoint: string = issuer): UserFacingError {
   if (e instanceof UserFacingError) return e;
+  const withRemedies = (err: UserFacingError): UserFacingError => {
+    const remedies = remediesFor(err, stage);
+    return remedies.length ? new UserFacingError(err.kind, err.message, err.action, err.detail, { cause: err.cause, remedies }) : err;
+  };
+  return withRemedies(describe(e, issuer, stage, endpoint));
+}
+
+/**
+ * The buttons an identity-provider error offers: the setting its action names (Open Settings at
+ * that key) and, for a passing network or service trouble, Retry of the step that failed.
+ */
+function remediesFor(err: UserFacingError, stage: string): Remedy[] {
+  const out: Remedy[] = [];
+  const key = /mlspanner\.idp\.(issuer|clientId|scopes)/.exec(err.display)?.[0];
+  if (key) out.push(Remedies.openSettings(key));
+  if (err.kind === 'network' || err.kind === 'service') {
+    if (stage === 'session refresh') out.push(Remedies.retry('mlspanner.refreshCredentials'));
+    else if (stage !== 'revocation') out.push(Remedies.retry('mlspanner.signIn'));
+  }
+  return out;
+}
+
+function describe(e: unknown, issuer: string, stage: string, endpoint: string): UserFacingError {
   if (e instanceof loadOidc().AuthorizationResponseError || e instanceof loadOidc().ResponseBodyError) {
     const code = e.error;
     const desc = e.error_description ? redact(e.error_description) : undefined;

@@ -164,4 +164,22 @@ describe('describeOidcError wording', () => {
     assert.equal(e.kind, 'network');
     assert.match(e.message, /Cannot reach the identity provider at https:\/\/tokens\.example\.com \(ECONNREFUSED\)/);
   });
+
+  it('offers the buttons its text names: Open Settings at the setting, and Retry of the failed step', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+    const atSignIn = describeOidcError(refused, 'https://login.example.com', 'discovery');
+    assert.deepEqual(
+      atSignIn.remedies.map((r) => [r.title, r.command, r.args]),
+      [
+        ['Open Settings', 'workbench.action.openSettings', ['mlspanner.idp.issuer']],
+        ['Retry', 'mlspanner.signIn', []],
+      ],
+    );
+    const atRefresh = describeOidcError(refused, 'https://login.example.com', 'session refresh');
+    assert.deepEqual(atRefresh.remedies.map((r) => r.command), ['workbench.action.openSettings', 'mlspanner.refreshCredentials']);
+    const badClient = describeOidcError(new oidc.ResponseBodyError('bad', { cause: { error: 'invalid_client' }, response: new Response('{}', { status: 401 }) }), 'https://login.example.com', 'sign-in');
+    assert.deepEqual(badClient.remedies.map((r) => r.args), [['mlspanner.idp.clientId']], 'a configuration error is not retried as is');
+    const declined = describeOidcError(denied('The user declined'), 'https://login.example.com', 'sign-in');
+    assert.deepEqual(declined.remedies, [], 'nothing to open or retry when the user said no');
+  });
 });
