@@ -25,16 +25,23 @@ const MIN_SECRET_LENGTH = 8;
 /** Bounded: a holder that forgets to forget must not grow memory without end. */
 const MAX_SECRETS = 512;
 const secrets = new Map<string, number>(); // value -> reference count
-let secretPattern: RegExp | undefined;
+let builtPattern: RegExp | undefined;
+let patternStale = false;
 
+/** Marks the pattern for a rebuild at its next use: a renewal registers and forgets several values. */
 function rebuildSecretPattern(): void {
-  if (!secrets.size) {
-    secretPattern = undefined;
-    return;
+  patternStale = true;
+}
+
+/** The registered secrets as one pattern, rebuilt only when they changed since the last use. */
+function secretPattern(): RegExp | undefined {
+  if (patternStale) {
+    patternStale = false;
+    // Longest first, so a secret that contains another is replaced whole.
+    const values = [...secrets.keys()].sort((a, b) => b.length - a.length);
+    builtPattern = values.length ? new RegExp(values.map((v) => v.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'), 'g') : undefined;
   }
-  // Longest first, so a secret that contains another is replaced whole.
-  const values = [...secrets.keys()].sort((a, b) => b.length - a.length);
-  secretPattern = new RegExp(values.map((v) => v.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'), 'g');
+  return builtPattern;
 }
 
 /**
@@ -263,7 +270,8 @@ const TRIGGER = /eyJ|dapi|dose|ya29|1\/\/0|AIza|GOCSPX|AKIA|ASIA|secret|token|co
 /** Replaces every secret in `text` (registered values, secret shapes, secret-named fields). */
 export function redact(text: string): string {
   if (typeof text !== 'string' || text.length < MIN_SECRET_LENGTH) return text;
-  let out = secretPattern ? text.replace(secretPattern, MARK) : text;
+  const registered = secretPattern();
+  let out = registered ? text.replace(registered, MARK) : text;
   if (!TRIGGER.test(out)) return out;
   out = applyShapes(out);
   return redactFields(out);
@@ -275,9 +283,10 @@ export function indexOfToken(text: string): number {
   const consider = (i: number) => {
     if (i >= 0 && (first < 0 || i < first)) first = i;
   };
-  if (secretPattern) {
-    secretPattern.lastIndex = 0;
-    consider(text.search(secretPattern));
+  const registered = secretPattern();
+  if (registered) {
+    registered.lastIndex = 0;
+    consider(text.search(registered));
   }
   for (const rule of SHAPES) {
     const re = new RegExp(rule.re.source, rule.re.flags);
@@ -307,7 +316,15 @@ const MAX_DEPTH = 32;
 /** Object keys repeat (every entry has the same few): remember how each one redacts. */
 const keyCache = new Map<string, string>();
 function redactKey(k: string): string {
-  if (secretPattern) return redact(k); // registered secrets change; do not cache around them
+  // A key holding a registered secret is redacted afresh; any other key redacts the same
+  // whatever is registered, so its answer is cached (entries repeat the same few keys).
+  const registered = secretPattern();
+  if (registered) {
+    registered.lastIndex = 0;
+    const holdsSecret = registered.test(k);
+    registered.lastIndex = 0;
+    if (holdsSecret) return redact(k);
+  }
   let r = keyCache.get(k);
   if (r === undefined) {
     r = redact(k);

@@ -1,0 +1,34 @@
+import * as assert from 'node:assert/strict';
+import { forgetSecret, redact, redactDeep, registerSecret } from '../../src/core/redact';
+
+describe('redaction of registered values: rebuilt when used, keys cached only when they hold none', () => {
+  const a = 'first-value-8f3k2m9q';
+  const b = 'second-value-x7p4w1z6';
+  afterEach(() => {
+    for (const v of [a, b]) for (let i = 0; i < 5; i++) forgetSecret(v); // registrations are counted
+  });
+
+  it('a value is masked from its registration until it is forgotten, after many changes in a row', () => {
+    registerSecret(a);
+    registerSecret(b);
+    forgetSecret(a);
+    registerSecret(a);
+    assert.doesNotMatch(redact(`x ${a} y ${b} z`), new RegExp(`${a}|${b}`));
+    forgetSecret(a);
+    assert.equal(redact(`x ${a} y`), `x ${a} y`);
+    assert.doesNotMatch(redact(`y ${b}`), new RegExp(b));
+    forgetSecret(b);
+    assert.equal(redact(`y ${b}`), `y ${b}`);
+  });
+
+  it('an object key that is (or holds) a registered value is masked even after the same key was redacted and cached before', () => {
+    const key = a;
+    assert.deepEqual(redactDeep({ [key]: 1, plain: 2 }), { [key]: 1, plain: 2 }, 'nothing registered yet: the key stays');
+    registerSecret(a);
+    const out = redactDeep({ [key]: 1, [`prefix-${key}`]: 2, plain: 3 }) as Record<string, unknown>;
+    assert.ok(!Object.keys(out).some((k) => k.includes(a)), JSON.stringify(out));
+    assert.equal(out.plain, 3);
+    forgetSecret(a);
+    assert.deepEqual(redactDeep({ [key]: 1 }), { [key]: 1 }, 'forgotten: the key shows again');
+  });
+});
