@@ -9,17 +9,19 @@ import type * as SecretsClientModule from '../core/databricks/SecretsClient';
 import { CancelledError, UserFacingError, errorMessage } from '../core/errors';
 import { redact } from '../core/redact';
 import { AgentTools } from './agents/AgentTools';
+import { AuditForwarding } from './audit/AuditForwarding';
 import type * as AccessLogCommandsModule from './audit/AccessLogCommands';
 import { AccessPrompt } from './common/AccessPrompt';
 import { CommandRunner } from './common/CommandRunner';
 import { EnvironmentPicker } from './common/EnvironmentPicker';
+import { hostTrustFor, manageTrustedHosts } from './common/HostTrustStore';
 import { LazyCommands } from './common/LazyCommands';
 import { ReadOnlyDocuments } from './common/ReadOnlyDocuments';
 import { Settings } from './common/Settings';
 import type * as DoctorCommandModule from './doctor/DoctorCommand';
 import { CredentialCommands } from './environments/CredentialCommands';
 import { EnvironmentsService } from './environments/EnvironmentsService';
-import { EnvironmentsTreeProvider } from './environments/EnvironmentsTreeProvider';
+import { EnvironmentsTreeProvider, sessionRefreshProblem } from './environments/EnvironmentsTreeProvider';
 import { ExpiryStatusBar } from './environments/ExpiryStatusBar';
 import type * as QueryCommandsModule from './query/QueryCommands';
 import type * as JobCommandsModule from './runs/JobCommands';
@@ -75,21 +77,24 @@ export function activate(context: vscode.ExtensionContext): void {
     environments: () => environments.resolution(),
     sink: accessLog,
     rememberConfirmationMs: () => settings.rememberConfirmationMs(),
+    hostTrust: hostTrustFor(context, (m) => log.warn(m)),
   });
   const prompt = new AccessPrompt(gate);
   const picker = new EnvironmentPicker(gate, environments);
   const documents = new ReadOnlyDocuments();
   const workspace = new WorkspaceCredentials(context, gate, prompt, picker, accessLog, log, commands);
-  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn, () => workspace.current);
+  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn, () => workspace.current, Date.now, () => sessionRefreshProblem(sessions.state));
   const statusBar = new ExpiryStatusBar(
     () => {
       const s = sessions.current();
       if (!s) return undefined;
       // The environment in use for this workspace is the one the status bar follows.
       const nearest = gate.credentials.nearestExpiry(workspace.current);
-      return nearest
-        ? { label: nearest.environment, expiresAt: nearest.expiresAt, what: gate.targets.get(nearest.target)?.label ?? nearest.target }
-        : { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' };
+      if (nearest) {
+        const failed = gate.credentials.peek().some((c) => c.environment === nearest.environment && c.target === nearest.target && c.lastError);
+        return { label: nearest.environment, expiresAt: nearest.expiresAt, what: `${gate.targets.get(nearest.target)?.label ?? nearest.target}${failed ? ' (refresh failed)' : ''}` };
+      }
+      return { label: 'session', expiresAt: SessionManager.expiresAt(s), what: 'Sign-in session' };
     },
     () => settings.expiryWarningSeconds(),
   );
@@ -101,6 +106,7 @@ export function activate(context: vscode.ExtensionContext): void {
     (signal) => waitForSignIn(sessions, signal),
     (e) => log.error(`Could not save run records: ${errorMessage(e)}`),
   );
+  const auditForwarding = new AuditForwarding(context, accessLog, log, commands);
   const credentialCommands = new CredentialCommands(sessions, gate, prompt, picker, documents);
   // Features required on first use (dist/features.js): their commands are registered now.
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -117,7 +123,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new (require('./audit/AccessLogCommands') as typeof AccessLogCommandsModule).AccessLogCommands(accessLog, log, documents).register(c),
   );
   const doctor = new LazyCommands(commands, log, ['mlspanner.doctor'], (c) =>
-    new (require('./doctor/DoctorCommand') as typeof DoctorCommandModule).DoctorCommand(settings, sessions, environments, gate, accessLog, documents, log).register(c),
+    new (require('./doctor/DoctorCommand') as typeof DoctorCommandModule).DoctorCommand(settings, sessions, environments, gate, accessLog, documents, log, auditForwarding).register(c),
   );
   // Loaded right after activation: the policy watcher records changes from start-up on.
   const policyReview = new LazyCommands(commands, log, ['mlspanner.showAccessMatrix', 'mlspanner.exportAccessMatrix', 'mlspanner.testAccessPolicy'], (c) =>
@@ -191,6 +197,11 @@ export function activate(context: vscode.ExtensionContext): void {
     queryCommands,
     accessLogCommands,
     doctor,
+    auditForwarding,
+    commands.register('mlspanner.manageTrustedHosts', async () => {
+      await manageTrustedHosts(gate);
+      tree.refresh();
+    }),
     commands.register('mlspanner.showStatusActions', () => showStatusActions()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mlspanner')) onState();

@@ -9,9 +9,10 @@ import type { Page } from 'playwright-core';
 import { startTinyproxy, type ForwardProxy, type ProxiedRequest } from './forwardProxy';
 import { type SandboxedVsCode, type VsCodeSession, escapeRegExp, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
-/** The text of whichever frame (editor or Markdown preview webview) contains `needle`. */
+/** The text of whichever webview frame (a Markdown preview, say) contains `needle`; the workbench's own frame is not searched. */
 async function frameText(page: Page, needle: string): Promise<string | undefined> {
   for (const frame of page.frames()) {
+    if (frame === page.mainFrame()) continue;
     const text = await frame
       .locator('body')
       .innerText({ timeout: 1000 })
@@ -89,6 +90,9 @@ describe('behind a corporate proxy (packaged extension in VS Code 1.100, tinypro
     assert.ok(report.includes(`Proxy ${proxy!.url} (from http.proxy).`), report);
     assert.match(report, new RegExp(`Through it: [^\\n]*identity provider ${escapeRegExp(new URL(env!.sandbox.issuer).origin)}`), report);
     assert.match(report, new RegExp(`Direct: [^\\n]*${escapeRegExp(staging.origin)} \\(http\\.noProxy\\)`), report);
+    // Every host the environments send tokens to is listed with its trust state (named in the
+    // user's own settings here, so trusted without a question).
+    assert.match(report, new RegExp(`${escapeRegExp(staging.origin)}: [^\\n]*for [^\\n]*staging/databricks`), report);
     await vs.screenshot('61-doctor-names-proxy');
   });
 });

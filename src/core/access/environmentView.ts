@@ -195,7 +195,7 @@ function environmentNode(
   return {
     ...base,
     description: [
-      confirm ? 'asks for a reason' : undefined,
+      confirm ? (d.kind === 'confirm' && d.hosts?.length ? 'asks to trust a host' : 'asks for a reason') : undefined,
       `${targets.length} credential${targets.length === 1 ? '' : 's'}`,
       failed ? (targets.length === 1 ? 'refresh failed' : `${failed} of ${targets.length} refresh failed`) : undefined,
       sessionProblem ? 'sign-in not renewed' : undefined,

@@ -126,7 +126,7 @@ export async function runDiagnostics(deps: DoctorDeps): Promise<CheckResult[]> {
       continue;
     }
     if (d.kind === 'confirm') {
-      out.push({ area, status: 'skip', message: 'Credentials not checked: this environment asks for a confirmation with a reason before any use.', action: 'Issue them from the Environments view to check them.' });
+      out.push({ area, status: 'skip', message: d.hosts?.length ? `Credentials not checked: ${d.why}` : 'Credentials not checked: this environment asks for a confirmation with a reason before any use.', action: 'Issue them from the Environments view to check them.' });
       continue;
     }
     const results = await Promise.all(

@@ -34,6 +34,7 @@ export class AccessLogCommands {
       { label: '$(shield) Confirmations', description: 'uses of prod-like environments, with reasons', filter: { types: ['accessConfirmed'] } },
       { label: '$(circle-slash) Denials', filter: { outcome: 'denied' } },
       { label: '$(error) Failures', filter: { outcome: 'failure' } },
+      { label: '$(globe) Host trust', description: 'hosts you trusted or declined', filter: { types: ['hostTrusted', 'hostRejected'] } },
       ...environments.map((env) => ({ label: `$(server-environment) ${env}`, description: 'environment', filter: { environment: env } })),
       { label: '$(json) Raw log (read-only JSON lines)', raw: true },
     ];

@@ -26,7 +26,7 @@ export class EnvironmentPicker {
       .map(({ env, d }) => ({
         label: `${d.kind === 'denied' ? '$(lock)' : d.kind === 'confirm' ? '$(shield)' : '$(server-environment)'} ${env.name}`,
         name: env.name,
-        description: d.kind === 'denied' ? 'denied' : d.kind === 'confirm' ? 'asks for a reason' : '',
+        description: d.kind === 'denied' ? 'denied' : d.kind === 'confirm' ? (d.hosts?.length ? 'asks to trust a host' : 'asks for a reason') : '',
         detail: d.kind === 'denied' ? d.reason : d.decision.reason,
       }));
     if (!items.length)
