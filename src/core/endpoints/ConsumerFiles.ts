@@ -35,6 +35,11 @@ export class ConsumerFiles {
     await Promise.all(files.map((f) => fs.truncate(f, 0).catch(() => undefined)));
   }
 
+  /** Replaces the content of files in place (path → new content); a file already gone stays gone. */
+  async overwrite(contents: ReadonlyMap<string, string>): Promise<void> {
+    await Promise.all([...contents].map(([f, content]) => fs.writeFile(f, content, { encoding: 'utf8', flag: 'r+' }).then(() => fs.truncate(f, Buffer.byteLength(content))).catch(() => undefined)));
+  }
+
   async remove(files: readonly string[]): Promise<void> {
     await Promise.all(files.map((f) => fs.rm(f, { force: true })));
   }

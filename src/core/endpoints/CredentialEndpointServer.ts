@@ -97,9 +97,9 @@ export interface EndpointRegistration {
   readonly files: readonly string[];
   readonly revoked: boolean;
   /**
-   * Ends the registration: its URLs answer 401 (with the reason) from now on, the Google
-   * credentials file is deleted and the AWS token file emptied (the AWS config files, which hold
-   * no secret, stay until dispose so a process started later still gets the clear 401).
+   * Ends the registration: its URLs answer 401 (with the reason) from now on, the secret leaves
+   * the disk (the Google credentials file is rewritten without it, the AWS token file emptied),
+   * and the files stay until dispose, so a process started later still gets the clear 401.
    */
   revoke(reason?: string): Promise<void>;
 }
@@ -128,8 +128,11 @@ interface Registration {
   consumer: EndpointConsumer;
   targets: EndpointTarget[];
   databricksHost?: string;
-  /** Deleted on revoke (the Google credentials file). */
-  files: string[];
+  /**
+   * Rewritten on revoke with this content (the Google credentials file, its secret replaced by
+   * REVOKED_SECRET): a client started later still reaches the endpoint and reads why.
+   */
+  scrubbed: Map<string, string>;
   /** Kept until dispose, so a process started after revoke still reaches the endpoint and reads why (AWS config files; no secret). */
   kept: string[];
   /** Emptied on revoke, deleted on dispose (the AWS token file: botocore fails on a missing one). */
@@ -150,6 +153,8 @@ interface Tombstone {
 const PREFIX_BYTES = 16;
 const SECRET_BYTES = 32;
 const MAX_TOMBSTONES = 1000;
+/** The "refresh token" of a revoked Google credentials file: no secret; the revoked prefix answers 401 with the reason. */
+export const REVOKED_SECRET = 'revoked';
 const MAX_BODY_BYTES = 8 * 1024;
 const TOKEN = '[A-Za-z0-9_-]+';
 const ROUTE = new RegExp(`^/(${TOKEN})/(?:(databricks)/(${TOKEN})|(aws)|google/(token|introspect))$`);
@@ -281,7 +286,7 @@ export class CredentialEndpointServer implements Disposable {
       consumer: { ...request.consumer },
       targets,
       databricksHost: env.databricks?.host,
-      files: [],
+      scrubbed: new Map(),
       kept: [],
       tokenFiles: [],
       stats: new Map(targets.map((t) => [t, { fetches: 0, failures: 0, reported: new Set<string>() }])),
@@ -293,11 +298,9 @@ export class CredentialEndpointServer implements Disposable {
       for (const target of targets) {
         if (target === 'databricks') parts.push(databricksVariables(env.databricks!.host, `${base}/${TARGET_PATH.databricks}/${secret}`));
         if (target === 'google') {
-          const file = await this.files.write(
-            `${id}-google-credentials.json`,
-            JSON.stringify(googleCredentialsFile(`${base}/${TARGET_PATH.google}`, `${base}/${GOOGLE_INTROSPECT_PATH}`, secret), null, 2) + '\n',
-          );
-          reg.files.push(file);
+          const googleFile = (s: string) => JSON.stringify(googleCredentialsFile(`${base}/${TARGET_PATH.google}`, `${base}/${GOOGLE_INTROSPECT_PATH}`, s), null, 2) + '\n';
+          const file = await this.files.write(`${id}-google-credentials.json`, googleFile(secret));
+          reg.scrubbed.set(file, googleFile(REVOKED_SECRET));
           parts.push(googleVariables(file, env.spanner!));
         }
         if (target === 'aws') {
@@ -311,13 +314,13 @@ export class CredentialEndpointServer implements Disposable {
         }
       }
     } catch (e) {
-      await this.files.remove([...reg.files, ...reg.kept, ...reg.tokenFiles]);
+      await this.files.remove([...reg.scrubbed.keys(), ...reg.kept, ...reg.tokenFiles]);
       throw new UserFacingError('service', `Could not write the credentials file for ${consumerLabel(reg.consumer)}.`, undefined, undefined, { cause: e });
     }
     const vars: Record<string, string> = Object.assign({}, ...parts.map((p) => p.env));
     const unset = [...new Set(parts.flatMap((p) => p.unset))].filter((name) => !(name in vars));
     if (this.disposed || this.revokedAllAt > startedAt || (this.revokedEnvAt.get(reg.environment) ?? 0) > startedAt) {
-      await this.files.remove([...reg.files, ...reg.kept, ...reg.tokenFiles]);
+      await this.files.remove([...reg.scrubbed.keys(), ...reg.kept, ...reg.tokenFiles]);
       throw new UserFacingError('cancelled', `The credentials of "${reg.environment}" were revoked while ${consumerLabel(reg.consumer)} was being set up.`);
     }
     this.byPrefix.set(prefix, reg);
@@ -334,7 +337,7 @@ export class CredentialEndpointServer implements Disposable {
       unset,
       blank: unset.filter((name) => !NOT_BLANKABLE.has(name)),
       noProxy: LOOPBACK_NO_PROXY,
-      files: [...reg.files, ...reg.kept, ...reg.tokenFiles],
+      files: [...reg.scrubbed.keys(), ...reg.kept, ...reg.tokenFiles],
       get revoked() {
         return reg.revoked;
       },
@@ -394,7 +397,7 @@ export class CredentialEndpointServer implements Disposable {
   private async revokeRegistration(reg: Registration, reason: string): Promise<void> {
     if (reg.revoked) return;
     this.markRevoked(reg, reason);
-    await Promise.all([this.files.remove(reg.files), this.files.empty(reg.tokenFiles)]);
+    await Promise.all([this.files.overwrite(reg.scrubbed), this.files.empty(reg.tokenFiles)]);
   }
 
   /** Forgets the registration (its secret stays only as a digest, so revoked URLs answer 401) and writes the counts. */

@@ -275,7 +275,11 @@ describe('local credential endpoints', () => {
     assert.equal(issued.length, 1, 'introspection issues nothing');
 
     await r.revoke('terminal closed');
-    assert.equal(existsSync(file), false, 'the file goes with the registration');
+    const left = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    assert.deepEqual(left, { ...json, refresh_token: 'revoked' }, 'the secret leaves the disk; the file stays until dispose');
+    const later = await request(left.token_url, googleForm(left.refresh_token));
+    assert.equal(later.status, 401, 'a client started after revoke reaches the endpoint');
+    assert.match(String(later.body.error_description), /revoked \(terminal closed\)/, 'and reads why');
     assert.equal((await introspect(c.accessToken)).status, 401);
     const after = await request(json.token_url, googleForm(json.refresh_token));
     assert.equal(after.status, 401);
