@@ -17,6 +17,7 @@ import { activationRows } from './sections/activation';
 import { brokerRows } from './sections/broker';
 import { bundleRows } from './sections/bundleSize';
 import { exchangeRows, startExchangeServers } from './sections/exchange';
+import { gateOverheadRows } from './sections/gateOverhead';
 import { machineRows } from './sections/machine';
 import { pollingMixRows, pollingSweepRows, SCALE } from './sections/polling';
 
@@ -47,7 +48,7 @@ async function main() {
   const servers = await startExchangeServers();
   try {
     await section('token exchange', rows, () => exchangeRows(servers));
-    await section('credentials', rows, () => brokerRows(servers));
+    await section('credentials', rows, async () => [...(await brokerRows(servers)), ...(await gateOverheadRows())]);
   } finally {
     await servers.stop();
   }
@@ -63,13 +64,17 @@ async function main() {
     '',
     renderTable(rows),
     '',
-    '- **activation**: fresh `node` processes `require()` the production bundle `dist/extension.js` with a stub `vscode` module ' +
-      '(bench/activation/vscodeStub.cjs) and call `activate()`, interleaved with an empty extension. "Host-like" first loads the Node ' +
+    '- **activation**: fresh `node` processes `require()` the production `dist/extension.js` with a stub `vscode` module ' +
+      '(bench/activation/vscodeStub.cjs) and call `activate()`, interleaved with an empty extension. features.js and vendor.js are not ' +
+      'read at activation; the work queued right after activate() returns (first state push, secret diagnostics, policy watcher) is not counted ' +
+      '(A/B of any builds: `npx tsx bench/activation/compare.ts a/extension.js b/extension.js`). "Host-like" first loads the Node ' +
       'built-ins VS Code\'s extension host imports before any extension (fs, child_process, os, net, http, zlib, url, string_decoder, ' +
       'util, stream, events); "cold" charges them to the extension. Where the time goes: `npx tsx bench/activation/profile.ts` (bench/profile.md).',
-    '- **size**: bytes per dependency from the esbuild metafile (`dist/meta.json`); a dependency\'s share of the .vsix is estimated from its share of the bundle.',
+    '- **size**: bytes per file and per dependency from the esbuild metafile (`dist/meta.json`); a dependency\'s share of the .vsix is estimated from its share of the three files.',
     '- **token exchange**: the extension\'s exchange functions against the sandbox emulators (in another process, so client CPU is the client\'s), ' +
-      'blocks of 5 exchanges interleaved with blocks of 5 bare `node:http` GETs to the same server. Wall time includes the emulator verifying the JWT.',
+      'blocks of 5 exchanges interleaved with blocks of 5 renewals through `AccessGate.credential()` (forced) and 5 bare `node:http` GETs to the same server. ' +
+      'Wall time includes the emulator verifying the JWT. "gate + broker per renewal, no network" renews an instant target in a loop: the decision, the cache, ' +
+      'the fingerprint and the access-log entry\'s redaction (`redactDeep`, as the log does; not the file write).',
     '- **polling**: requests = runs/get + runs/list (JobRunner\'s history lookup; fixed polling makes none). Delay = when TERMINATED was seen ' +
       `minus the run's end_time. The mix runs the sandbox at ×${SCALE} speed, so a few ms of timer and loopback latency (more on a busy machine) show as tenths of a second ` +
       'and slow answers stretch fixed polling\'s interval; the model rows and the sweep are the same schedules on a simulated clock.',
