@@ -54,6 +54,9 @@ export function activate(context: vscode.ExtensionContext): void {
     { anchor: context.secrets, onWarning: (m) => log.warn(redact(m)) },
   );
   const sessions: SessionManager = new SessionManager({
+    // This window's name in the refresh lease: unique among windows sharing the secret store,
+    // and made without node:crypto (which activation would otherwise load for it alone).
+    windowId: `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`,
     settings: () => settings.idp(),
     secrets: context.secrets,
     sink: accessLog,
@@ -83,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const picker = new EnvironmentPicker(gate, environments);
   const documents = new ReadOnlyDocuments();
   const workspace = new WorkspaceCredentials(context, gate, prompt, picker, accessLog, log, commands);
-  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn, () => workspace.current, Date.now, () => sessionRefreshProblem(sessions.state));
+  const tree = new EnvironmentsTreeProvider(() => sessions.current(), gate, environments, warn, () => workspace.current, Date.now, () => sessionRefreshProblem(sessions.state), () => (sessions.state.kind === 'signingIn' ? signIn.pending.device : undefined));
   const statusBar = new ExpiryStatusBar(
     () => {
       const s = sessions.current();

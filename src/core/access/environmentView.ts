@@ -296,3 +296,48 @@ function credentialNode(gate: Pick<AccessGate, 'targets'>, env: Environment, tar
     contextValue: 'credential.active',
   };
 }
+
+/** A device-code sign-in in progress: what the view shows in place of the welcome. */
+export interface PendingDeviceCode {
+  userCode: string;
+  verificationUri: string;
+  /** When the code stops working (epoch ms), when known. */
+  expiresAt?: number;
+}
+
+/**
+ * While a device-code sign-in waits, the Environments view shows the code itself, where to enter
+ * it, and Copy Code / Open Sign-In Page / Cancel as rows: a welcome view cannot show a value, and
+ * the view title's description is hidden when the sidebar shows one view.
+ */
+export function deviceCodeView(p: PendingDeviceCode, now: number): ViewNode[] {
+  let where = p.verificationUri;
+  try {
+    where = new URL(p.verificationUri).host;
+  } catch {
+    // shown as given
+  }
+  const left = p.expiresAt !== undefined ? ` · valid ${timeLeft(Math.max(0, p.expiresAt - now)).replace(/ left$/, '')}` : '';
+  return [
+    {
+      id: 'device.code',
+      label: p.userCode,
+      description: `your sign-in code${left}`,
+      tooltip: `Enter **${md(p.userCode)}** at ${md(p.verificationUri)}, on this or any other device, and approve the sign-in there. Click to copy the code.`,
+      icon: { id: 'key' },
+      contextValue: 'device.code',
+      command: { command: 'mlspanner.copySignInUrl', title: 'Copy Code' },
+    },
+    {
+      id: 'device.open',
+      label: 'Open Sign-In Page',
+      description: where,
+      tooltip: md(p.verificationUri),
+      icon: { id: 'link-external' },
+      contextValue: 'device.open',
+      command: { command: 'mlspanner.openSignInPageAgain', title: 'Open Sign-In Page' },
+    },
+    { id: 'device.copy', label: 'Copy Code', icon: { id: 'copy' }, contextValue: 'device.copy', command: { command: 'mlspanner.copySignInUrl', title: 'Copy Code' } },
+    { id: 'device.cancel', label: 'Cancel Sign-In', icon: { id: 'close' }, contextValue: 'device.cancel', command: { command: 'mlspanner.cancelSignIn', title: 'Cancel Sign-In' } },
+  ];
+}

@@ -101,6 +101,8 @@ function remediesFor(err: UserFacingError, stage: string): Remedy[] {
   const out: Remedy[] = [];
   const key = /mlspanner\.idp\.(issuer|clientId|scopes)/.exec(err.display)?.[0];
   if (key) out.push(Remedies.openSettings(key));
+  // "…click Sign In again…": the button it names.
+  if (err.kind === 'auth' && /\bSign In again\b/.test(err.display)) out.push(Remedies.signIn);
   if (err.kind === 'network' || err.kind === 'service') {
     if (stage === 'session refresh') out.push(Remedies.retry('mlspanner.refreshCredentials'));
     else if (stage !== 'revocation') out.push(Remedies.retry('mlspanner.signIn'));

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { AccessGate } from '../../core/access/AccessGate';
-import { TOOLTIP_COMMANDS, environmentView, type SessionRefreshProblem, type ViewNode } from '../../core/access/environmentView';
+import { TOOLTIP_COMMANDS, deviceCodeView, environmentView, type PendingDeviceCode, type SessionRefreshProblem, type ViewNode } from '../../core/access/environmentView';
 import type { IdentitySession } from '../../core/auth/IdentitySession';
 import { SessionManager, type SessionState } from '../../core/auth/SessionManager';
 import { errorMessage } from '../../core/errors';
@@ -37,6 +37,8 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     private readonly now: () => number = Date.now,
     /** The sign-in session's renewal is failing: shown on the account and environment rows. */
     private readonly sessionProblem: () => SessionRefreshProblem | undefined = () => undefined,
+    /** A device-code sign-in waiting for the user: its code and actions replace the welcome view. */
+    private readonly pendingDevice: () => PendingDeviceCode | undefined = () => undefined,
   ) {
     super();
     this.view = this.register(vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: this, showCollapseAll: true }));
@@ -66,7 +68,10 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
       return node.children ?? [];
     }
     const s = this.session();
-    if (!s) return []; // the welcome view with Sign In shows instead
+    if (!s) {
+      const device = this.pendingDevice();
+      return device ? deviceCodeView(device, this.now()) : []; // else the welcome view with Sign In shows
+    }
     return environmentView(this.gate, () => this.environments.resolution(), s, this.now(), this.active(), this.sessionProblem());
   }
 

@@ -70,15 +70,19 @@ export class InteractiveSignIn {
               return opened;
             },
             showDeviceCode: (info: DeviceCodeInfo) => {
+              // The code lives where it ends with the attempt: this progress notification and the
+              // sidebar (Copy Code, Open Sign-In Page, Cancel). A separate message would outlive a
+              // denied or cancelled attempt while its dead code could still be typed in.
               this.set({ device: info });
-              progress.report({ message: `enter the code ${info.userCode} at ${info.verificationUri}` });
-              void vscode.window
-                .showInformationMessage(`To sign in, enter the code ${info.userCode} at ${info.verificationUri}`, 'Copy Code and Open Browser')
-                .then(async (pick) => {
-                  if (!pick || !this.pending.device) return;
-                  await vscode.env.clipboard.writeText(info.userCode);
-                  await this.openAgain();
-                });
+              const where = (() => {
+                try {
+                  return new URL(info.verificationUri).host;
+                } catch {
+                  return info.verificationUri;
+                }
+              })();
+              this.log.info(`Sign-in by device code: the code is shown in the ML Spanner view; enter it at ${where}.`);
+              progress.report({ message: `enter the code ${info.userCode} at ${info.verificationUri} (Copy Code in the ML Spanner view)` });
             },
           },
             options,

@@ -180,6 +180,6 @@ describe('describeOidcError wording', () => {
     const badClient = describeOidcError(new oidc.ResponseBodyError('bad', { cause: { error: 'invalid_client' }, response: new Response('{}', { status: 401 }) }), 'https://login.example.com', 'sign-in');
     assert.deepEqual(badClient.remedies.map((r) => r.args), [['mlspanner.idp.clientId']], 'a configuration error is not retried as is');
     const declined = describeOidcError(denied('The user declined'), 'https://login.example.com', 'sign-in');
-    assert.deepEqual(declined.remedies, [], 'nothing to open or retry when the user said no');
+    assert.deepEqual(declined.remedies.map((r) => r.command), ['mlspanner.signIn'], 'the Sign In its text names, nothing to open or retry');
   });
 });
