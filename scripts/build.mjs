@@ -11,7 +11,7 @@
 // A `require('./x')` of a module that extension.js does not already contain is the split point:
 // in the source (tests run it with tsx) it is a plain lazy require. Modules both files need stay
 // in extension.js and features.js links to them at first load, so there is one copy of every
-// module (one registry, one `instanceof`).
+// module (one registry, one `instanceof`). node:crypto is required on first use.
 //
 // openid-client is ESM-only; esbuild converts it. --production: minified, no source map.
 // --outfile=<dir>/extension.js: build elsewhere (the benchmark profiles a readable build).
@@ -65,6 +65,26 @@ async function resolveFor(b, args) {
   return r;
 }
 
+// node:crypto is not among the built-ins the extension host has loaded before extensions run:
+// requiring it costs about 5 ms of CPU. In extension.js its members are read on first use.
+const LAZY_BUILTINS = ['crypto'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-builtin' ? { path: `node:${args.path.replace(/^node:/, '')}`, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const names = Object.keys(await import(`node:${args.path}`)).filter((n) => n !== 'default');
+      return {
+        loader: 'js',
+        contents:
+          `let m;\nconst get = () => (m ??= require('node:${args.path}'));\n` +
+          `for (const n of ${JSON.stringify(names)}) Object.defineProperty(exports, n, { enumerable: true, get: () => get()[n] });`,
+      };
+    });
+  },
+};
+
 /**
  * Pass 1: what activation contains. `require()` calls to modules outside the static graph are
  * recorded (own code → features, packages → vendor) and left out.
@@ -79,6 +99,7 @@ async function analyse() {
     outfile,
     external: ['vscode'],
     plugins: [
+      lazyBuiltins,
       {
         name: 'split-points',
         setup(b) {
@@ -172,6 +193,7 @@ async function buildMain(inMain, shared) {
     sourcemap: production ? false : 'linked',
     external: ['vscode', FEATURES, VENDOR],
     plugins: [
+      lazyBuiltins,
       {
         name: 'split-points',
         setup(b) {

@@ -33,6 +33,8 @@ const settle = (ms) => new Promise((r) => setTimeout(r, ms));
       authenticationProviders: [...record.authenticationProviders],
     };
     out.loadedAtActivation = loaded();
+    // Built-ins the extension host has not loaded before extensions run, loaded by activation.
+    out.builtinsAtActivation = ['crypto', 'https', 'tls', 'http2', 'dns'].filter((m) => process.moduleLoadList.includes(`NativeModule ${m}`));
     await settle(200);
     out.loadedAfterStartup = loaded();
     out.ran = {};

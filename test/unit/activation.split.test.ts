@@ -9,6 +9,7 @@ const root = path.resolve(__dirname, '..', '..');
 interface Exercise {
   registered: { commands: string[]; views: string[]; tools: string[]; authenticationProviders: string[] };
   loadedAtActivation: string[];
+  builtinsAtActivation: string[];
   loadedAfterStartup: string[];
   loadedAfterCommands: string[];
   ran: Record<string, string[]>;
@@ -53,6 +54,7 @@ describe('activation of the split production build', function () {
     assert.deepEqual(missing(manifest.contributes.languageModelTools.map((t) => t.name), r.registered.tools), []);
     assert.deepEqual(missing(manifest.contributes.authentication.map((a) => a.id), r.registered.authenticationProviders), []);
     assert.deepEqual(r.loadedAtActivation, ['extension.js']);
+    assert.deepEqual(r.builtinsAtActivation, [], 'node:crypto and the TLS stack load on first use');
     // Nothing configured: the start-up work needs no third-party package.
     assert.ok(!r.loadedAfterStartup.includes('vendor.js'), r.loadedAfterStartup.join(', '));
     assert.deepEqual(r.errors, []);
