@@ -522,6 +522,43 @@ describe('CredentialBroker', () => {
     assert.equal(svc.count('POST /oidc/v1/token'), 1);
   });
 
+  // Regression: a service lifetime inside the refresh margin (expires_in ≤ 60), or this
+  // machine's clock 14 min ahead of AWS with 900 s sessions, made every use re-exchange: 600+
+  // STS calls and access-log entries in 3 s.
+  it('a credential that lives 30 s is not re-exchanged on every use, and renewals are spaced', async () => {
+    broker.startAutoRefresh({ idleMs: 3600_000, retryMs: 30_000 });
+    svc.lifetimeSeconds = 30;
+    await broker.get('dev', 'databricks');
+    // A busy client: a use every 10 ms for 3 s.
+    for (let i = 0; i < 300; i++) {
+      await broker.get('dev', 'databricks');
+      await clock.tickAsync(10);
+    }
+    assert.equal(svc.count('POST /oidc/v1/token'), 1, 'one exchange for 3 s of use');
+    // Five minutes of use: renewed before it expires, but no more often than every half
+    // lifetime (15 s here; 30 s for anything that lives a minute or more).
+    for (let i = 0; i < 300; i++) {
+      await broker.get('dev', 'databricks').catch(() => undefined);
+      await clock.tickAsync(1000);
+    }
+    const exchanges = svc.count('POST /oidc/v1/token');
+    assert.ok(exchanges >= 2 && exchanges <= 1 + 300 / 15 + 1, `${exchanges} exchanges in 5 min`);
+    assert.ok(events.filter((e) => e.type === 'credentialIssued' || e.type === 'credentialRefreshed').length <= exchanges);
+  });
+
+  it("AWS with this machine's clock 14 min ahead: expiry from the local issue time and the requested duration, one STS call", async () => {
+    svc.now = () => clock.now - 14 * 60_000; // AWS's clock, behind ours
+    svc.lifetimeSeconds = 900;
+    env = settings(svc.url, { dev: { ...(settings(svc.url).dev as object), maxTtlSeconds: 900 } });
+    const c = await broker.get('dev', 'aws');
+    assert.equal(c.expiresAt, T0 + 900_000, 'local issue time + 900 s, not the Expiration read against a skewed clock');
+    for (let i = 0; i < 300; i++) {
+      await broker.get('dev', 'aws');
+      await clock.tickAsync(10);
+    }
+    assert.equal(svc.count('POST /'), 1, 'one AssumeRoleWithWebIdentity for 3 s of use');
+  });
+
   /** Real-time wait for the loopback server's answer (the fake clock drives only the broker). */
   async function waitFor(condition: () => boolean): Promise<void> {
     const until = Date.now() + 3000;

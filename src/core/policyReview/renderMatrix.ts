@@ -12,10 +12,11 @@ export function mdText(v: string): string {
   return v.replace(/([\\`*_[\]<>|])/g, '\\$1').replace(/\r?\n/g, ' ');
 }
 
+/** Words, not emoji: a machine without an emoji font would show empty boxes. */
 export const VERDICT_WORDS: Readonly<Record<Verdict, string>> = {
-  granted: '✅ granted',
-  confirm: '⚠️ confirm',
-  denied: '⛔ denied',
+  granted: 'granted',
+  confirm: 'confirm',
+  denied: 'denied',
 };
 
 function cellText(c: MatrixCell): string {

@@ -37,7 +37,7 @@ describe('shell: Show Access Matrix…', () => {
     assert.equal(shown.length, 1);
     assert.equal(shown[0].name, 'Access Matrix.md');
     assert.equal(shown[0].preview, true);
-    assert.match(shown[0].text, /\| any signed-in user \| ⛔ denied \| ⛔ denied \| ⛔ denied \| ✅ granted \|/);
+    assert.match(shown[0].text, /\| any signed-in user \| denied \| denied \| denied \| granted \|/);
     assert.equal(written.length, 1);
     assert.equal(written[0].path, '/tmp/access-matrix.csv');
     assert.match(written[0].text, /^who,groups,environment,credential,/);
