@@ -515,6 +515,19 @@ export async function startWithSandbox(
   }
 }
 
+/** The text of whichever webview frame (a Markdown preview, say) contains `needle`; the workbench's own frame is not searched. */
+export async function webviewText(page: Page, needle: string | RegExp): Promise<string | undefined> {
+  for (const frame of page.frames()) {
+    if (frame === page.mainFrame()) continue;
+    const text = await frame
+      .locator('body')
+      .innerText({ timeout: 1000 })
+      .catch(() => '');
+    if (typeof needle === 'string' ? text.includes(needle) : needle.test(text)) return text;
+  }
+  return undefined;
+}
+
 /** After a failed step: a screenshot of every tab and the extension's output channel. */
 export async function recordFailure(vs: VsCodeSession | undefined, test: Mocha.Test | undefined, prefix: string): Promise<void> {
   if (test?.state !== 'failed' || !vs) return;

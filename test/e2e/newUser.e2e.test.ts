@@ -7,21 +7,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
-import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, startWithSandbox, waitFor } from './harness';
+import type { Locator } from 'playwright-core';
+import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, webviewText, startWithSandbox, waitFor } from './harness';
 
-/** The text of whichever webview frame (a Markdown preview, say) contains `needle`; the workbench's own frame is not searched. */
-async function frameText(page: Page, needle: string | RegExp): Promise<string | undefined> {
-  for (const frame of page.frames()) {
-    if (frame === page.mainFrame()) continue;
-    const text = await frame
-      .locator('body')
-      .innerText({ timeout: 1000 })
-      .catch(() => '');
-    if (typeof needle === 'string' ? text.includes(needle) : needle.test(text)) return text;
-  }
-  return undefined;
-}
 
 describe('a new user, from the walkthrough (packaged extension in VS Code 1.100)', function () {
   this.bail(true);
@@ -118,7 +106,7 @@ describe('a new user, from the walkthrough (packaged extension in VS Code 1.100)
     assert.match(text, /ml-staging/, text);
     await vs.screenshot('74-denied-toast');
     await vs.clickNotificationButton(/staging/, 'Explain Access');
-    const explained = await waitFor('the Explain Access report for staging', async () => frameText(vs.page, /ml-staging/), 30_000).catch(async (e) => {
+    const explained = await waitFor('the Explain Access report for staging', async () => webviewText(vs.page, /ml-staging/), 30_000).catch(async (e) => {
       for (const f of vs.page.frames()) console.log('FRAME', f.url().slice(0, 150), JSON.stringify((await f.locator('body').innerText({ timeout: 1000 }).catch((x) => String(x))).slice(0, 300)));
       throw e;
     });
@@ -163,7 +151,7 @@ describe('a new user, from the walkthrough (packaged extension in VS Code 1.100)
   it('the access-log view filters the denials, newest first, with the verify state on top', async function () {
     await vs.runCommand('ML Spanner: Show Access Log');
     await vs.pickQuickPickItem(/Denials/);
-    const text = await waitFor('the access-log view of denials', async () => frameText(vs.page, /accessDenied|denied/i), 30_000);
+    const text = await waitFor('the access-log view of denials', async () => webviewText(vs.page, /accessDenied|denied/i), 30_000);
     assert.match(text, /intact|verified|chain/i, 'the verify state is shown');
     assert.match(text, /bob/i);
     assert.match(text, /staging/);

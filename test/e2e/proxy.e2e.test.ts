@@ -5,22 +5,9 @@
 // the proxy. VS Code sends localhost and 127.0.0.1 direct whatever the settings say, so every
 // sandbox service here listens on another loopback address.
 import * as assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
 import { startTinyproxy, type ForwardProxy, type ProxiedRequest } from './forwardProxy';
-import { type SandboxedVsCode, type VsCodeSession, escapeRegExp, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, escapeRegExp, recordFailure, webviewText, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
-/** The text of whichever webview frame (a Markdown preview, say) contains `needle`; the workbench's own frame is not searched. */
-async function frameText(page: Page, needle: string): Promise<string | undefined> {
-  for (const frame of page.frames()) {
-    if (frame === page.mainFrame()) continue;
-    const text = await frame
-      .locator('body')
-      .innerText({ timeout: 1000 })
-      .catch(() => '');
-    if (text.includes(needle)) return text;
-  }
-  return undefined;
-}
 
 describe('behind a corporate proxy (packaged extension in VS Code 1.100, tinyproxy)', function () {
   this.bail(true);
@@ -86,7 +73,7 @@ describe('behind a corporate proxy (packaged extension in VS Code 1.100, tinypro
     // Staging's credentials were issued above: its workspace was reached, but not through the proxy.
     assert.ok(!proxy!.requests().some((r) => r.host === staging.host), `staging's workspace went through the proxy despite http.noProxy`);
     await vs.runCommand('ML Spanner: Doctor: Check Sign-In and Environments');
-    const report = await waitFor('the doctor report', async () => frameText(vs.page, 'Network'), 60_000);
+    const report = await waitFor('the doctor report', async () => webviewText(vs.page, 'Network'), 60_000);
     assert.ok(report.includes(`Proxy ${proxy!.url} (from http.proxy).`), report);
     assert.match(report, new RegExp(`Through it: [^\\n]*identity provider ${escapeRegExp(new URL(env!.sandbox.issuer).origin)}`), report);
     assert.match(report, new RegExp(`Direct: [^\\n]*${escapeRegExp(staging.origin)} \\(http\\.noProxy\\)`), report);
