@@ -5,8 +5,12 @@
 import { UserFacingError } from '../errors';
 import { ServiceError, serviceText, withoutSecret } from '../http/HttpClient';
 import { settingPath } from '../policy/Environment';
-import { parseAssumeRoleWithWebIdentityResponse, parseAwsError } from './awsStsXml';
+import type * as AwsStsXml from './awsStsXml';
 import type { HttpFactory, IssuedToken } from './Credential';
+
+/** The STS XML reader, loaded with the first AWS exchange rather than at activation. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const stsXml = (): typeof AwsStsXml => require('./awsStsXml') as typeof AwsStsXml;
 
 /** AWS STS bounds for DurationSeconds (aws-sts-2011-06-15: 900 to the role's maximum, at most 12 h). */
 export const AWS_MIN_DURATION_SECONDS = 900;
@@ -76,7 +80,7 @@ export async function assumeAwsRole(http: HttpFactory, req: AssumeRoleRequest): 
     );
   }
   if (status >= 200 && status < 300) {
-    const s = parseAssumeRoleWithWebIdentityResponse(body);
+    const s = stsXml().parseAssumeRoleWithWebIdentityResponse(body);
     return {
       kind: 'aws',
       accessKeyId: s.accessKeyId,
@@ -88,7 +92,7 @@ export async function assumeAwsRole(http: HttpFactory, req: AssumeRoleRequest): 
       principal: req.roleArn,
     };
   }
-  const err = parseAwsError(body);
+  const err = stsXml().parseAwsError(body);
   throw awsError(req, status, err && { ...err, message: withoutSecret(err.message, req.webIdentityToken) });
 }
 
