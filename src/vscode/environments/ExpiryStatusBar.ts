@@ -10,10 +10,11 @@ export interface ExpiryTarget {
 }
 
 /**
- * The time left as the status bar shows it: whole minutes (`14 min`, `1 h 5 min`, rounded down)
- * while more than a minute is left and the warning window has not begun, so the text changes
- * once a minute; `m:ss` (`h:mm:ss`) under a minute or in the warning window, where seconds
- * matter; `0:00` once expired.
+ * The time left as a screen reader says it (the item's accessibility label): whole minutes
+ * (`14 min`, `1 h 5 min`, rounded down) while more than a minute is left and the warning window
+ * has not begun, so it changes once a minute; `m:ss` (`h:mm:ss`) under a minute or in the
+ * warning window, where seconds matter; `0:00` once expired. The visible text keeps the public
+ * `m:ss` / `h:mm:ss` form (formatRemaining).
  */
 export function remainingText(remainingMs: number, warningSeconds: number): string {
   if (remainingMs < 60_000 || expiryLevel(remainingMs, warningSeconds) !== 'ok') return formatRemaining(remainingMs);
@@ -23,10 +24,12 @@ export function remainingText(remainingMs: number, warningSeconds: number): stri
 }
 
 /**
- * The status-bar item `mlspanner.expiry`: `$(key) <environment> <time left>` (remainingText)
- * counting down to the nearest expiry, warning colour under `mlspanner.expiryWarningSeconds`,
- * error colour when expired. Ticks once a second only while something is shown, and touches
- * the item only when what it shows changes: each assignment is a message to the window.
+ * The status-bar item `mlspanner.expiry`: `$(key) <environment> <m:ss or h:mm:ss>` (the public
+ * contract) counting down to the nearest expiry, warning colour under
+ * `mlspanner.expiryWarningSeconds`, error colour when expired. Ticks once a second only while
+ * something is shown, and touches the item only when what it shows changes (each assignment is
+ * a message to the window): the text each second, the accessibility label once a minute until
+ * the warning window, tooltip and colour when they change.
  */
 export class ExpiryStatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -74,8 +77,7 @@ export class ExpiryStatusBar implements vscode.Disposable {
   private render(t: ExpiryTarget): void {
     const remaining = t.expiresAt - this.now();
     const warningSeconds = this.warningSeconds();
-    const left = remainingText(remaining, warningSeconds);
-    const text = `$(key) ${t.label} ${left}`;
+    const text = `$(key) ${t.label} ${formatRemaining(remaining)}`;
     if (text !== this.text) {
       this.text = text;
       this.item.text = text;
@@ -97,7 +99,7 @@ export class ExpiryStatusBar implements vscode.Disposable {
       );
       this.item.tooltip = md;
     }
-    const accessibilityLabel = `ML Spanner: ${t.what} for ${t.label} ${remaining > 0 ? `expires in ${left}` : 'expired'}`;
+    const accessibilityLabel = `ML Spanner: ${t.what} for ${t.label} ${remaining > 0 ? `expires in ${remainingText(remaining, warningSeconds)}` : 'expired'}`;
     if (accessibilityLabel !== this.accessibilityLabel) {
       this.accessibilityLabel = accessibilityLabel;
       this.item.accessibilityInformation = { label: accessibilityLabel };

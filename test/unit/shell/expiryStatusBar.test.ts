@@ -23,7 +23,7 @@ function recordingItem() {
   return { item, writes, values };
 }
 
-describe('ExpiryStatusBar: the item changes only when its text does', () => {
+describe('ExpiryStatusBar: the item changes only when what it shows does', () => {
   const window = fakeVscode.window as unknown as Record<string, unknown>;
   const original = window.createStatusBarItem;
   let clock: ReturnType<typeof FakeTimers.install>;
@@ -40,7 +40,7 @@ describe('ExpiryStatusBar: the item changes only when its text does', () => {
 
   const textWrites = () => rec.writes.filter((w) => w.prop === 'text').map((w) => w.value);
 
-  it('formats the time left: minutes outside the warning window, seconds under a minute or inside it', () => {
+  it('the spoken time left: minutes outside the warning window, seconds under a minute or inside it', () => {
     const table: [number, number, string][] = [
       [3_600_000 + 5 * 60_000 + 59_000, 300, '1 h 5 min'],
       [60 * 60_000, 300, '1 h 0 min'],
@@ -56,13 +56,15 @@ describe('ExpiryStatusBar: the item changes only when its text does', () => {
     for (const [ms, warn, text] of table) assert.equal(remainingText(ms, warn), text, `${ms} ms, warning ${warn} s`);
   });
 
-  it('over 20 minutes of countdown outside the warning window, the text is set once a minute, the tooltip and colour once', () => {
+  it('over 20 minutes of countdown outside the warning window: the m:ss text each second, the spoken label once a minute, tooltip and colour once', () => {
     const target: ExpiryTarget = { label: 'staging', expiresAt: Date.now() + 30 * 60_000 + 30_000, what: 'Databricks token' };
     const bar = new ExpiryStatusBar(() => target, () => 300);
     bar.update();
-    assert.deepEqual(textWrites(), ['$(key) staging 30 min']);
+    assert.deepEqual(textWrites(), ['$(key) staging 30:30']);
     clock.tick(20 * 60_000);
-    assert.deepEqual(textWrites(), ['$(key) staging 30 min', ...Array.from({ length: 20 }, (_, i) => `$(key) staging ${29 - i} min`)]);
+    assert.equal(textWrites().length, 1 + 20 * 60, 'one text per second, none twice');
+    assert.equal(textWrites().at(-1), '$(key) staging 10:30');
+    assert.equal(new Set(textWrites()).size, textWrites().length);
     assert.equal(rec.writes.filter((w) => w.prop === 'tooltip').length, 1);
     assert.deepEqual(rec.writes.filter((w) => w.prop === 'backgroundColor').map((w) => w.value), [undefined], 'the colour is set once');
     assert.equal(rec.writes.filter((w) => w.prop === 'accessibilityInformation').length, 21);
@@ -75,7 +77,7 @@ describe('ExpiryStatusBar: the item changes only when its text does', () => {
     const bar = new ExpiryStatusBar(() => target, () => 300);
     bar.update();
     for (let i = 0; i < 4; i++) clock.tick(1_000);
-    assert.deepEqual(textWrites(), ['$(key) prod 5 min', '$(key) prod 4:59', '$(key) prod 4:58']);
+    assert.deepEqual(textWrites(), ['$(key) prod 5:02', '$(key) prod 5:01', '$(key) prod 5:00', '$(key) prod 4:59', '$(key) prod 4:58']);
     const colours = rec.writes.filter((w) => w.prop === 'backgroundColor').map((w) => (w.value as { id?: string } | undefined)?.id);
     assert.deepEqual(colours, [undefined, 'statusBarItem.warningBackground']);
     clock.tick(5 * 60_000);
@@ -97,13 +99,13 @@ describe('ExpiryStatusBar: the item changes only when its text does', () => {
     assert.equal(rec.writes.length, n);
     target = { label: 'dev', expiresAt: Date.now() + 10 * 60_000, what: 'Google token' };
     bar.update();
-    assert.equal(textWrites().at(-1), '$(key) dev 10 min');
+    assert.equal(textWrites().at(-1), '$(key) dev 10:00');
     target = undefined;
     bar.update();
     bar.update();
     assert.equal(rec.writes.filter((w) => w.prop === 'hide()').length, 1);
     clock.tick(5_000);
-    assert.equal(textWrites().at(-1), '$(key) dev 10 min', 'hidden: no more ticks');
+    assert.equal(textWrites().at(-1), '$(key) dev 10:00', 'hidden: no more ticks');
     bar.dispose();
   });
 });
