@@ -1,8 +1,14 @@
-import { assumeAwsRole, awsDurationSeconds, roleSessionName } from '../credentials/assumeAwsRole';
+import type * as AwsModule from '../credentials/assumeAwsRole';
 import { awsStsEndpointFor, DEFAULT_SUBJECT_TOKEN, type AwsSettings } from '../policy/Environment';
 import { formatDuration, tokenName } from '../format/duration';
 import { FIELD_PATTERNS, SUBJECT_TOKEN_FIELD } from '../policy/settingFields';
 import type { CredentialTargetSpec } from './CredentialTargetSpec';
+
+/** The exchange and its helpers load on first use (features.js), not at activation. */
+function aws(): typeof AwsModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../credentials/assumeAwsRole') as typeof AwsModule;
+}
 
 function code(v: string): string {
   return '`' + v.replace(/`/g, "'") + '`';
@@ -26,9 +32,10 @@ export const awsTarget: CredentialTargetSpec<AwsSettings> = {
   sourceLabels: { 'assume-role-with-web-identity': 'AssumeRoleWithWebIdentity' },
   defaults: (values) => ({ subjectToken: DEFAULT_SUBJECT_TOKEN, stsEndpoint: awsStsEndpointFor(values.get('region') as string | undefined) }),
   subjectToken: (s) => s.subjectToken,
-  identity: (s, env) => ({ principal: s.roleArn, parts: [s.roleArn, s.stsEndpoint, s.subjectToken, awsDurationSeconds(env.maxTtlSeconds, s.sessionDurationSeconds)] }),
+  identity: (s, env) => ({ principal: s.roleArn, parts: [s.roleArn, s.stsEndpoint, s.subjectToken, aws().awsDurationSeconds(env.maxTtlSeconds, s.sessionDurationSeconds)] }),
   ttlCapSeconds: (s, env) => (s.sessionDurationSeconds ? Math.min(env.maxTtlSeconds, s.sessionDurationSeconds) : env.maxTtlSeconds),
   exchange: async (ctx) => {
+    const { assumeAwsRole, awsDurationSeconds, roleSessionName } = aws();
     const durationSeconds = awsDurationSeconds(ctx.environment.maxTtlSeconds, ctx.settings.sessionDurationSeconds);
     const issued = await assumeAwsRole(ctx.http, {
       environment: ctx.environment.name,

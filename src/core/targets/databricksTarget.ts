@@ -1,8 +1,14 @@
-import { DatabricksDiscovery, exchangeDatabricksToken } from '../credentials/exchangeDatabricksToken';
+import type * as DatabricksModule from '../credentials/exchangeDatabricksToken';
 import { DEFAULT_DATABRICKS_SCOPES, DEFAULT_SUBJECT_TOKEN, type DatabricksSettings } from '../policy/Environment';
 import { formatDuration, tokenName } from '../format/duration';
 import { FIELD_PATTERNS, SUBJECT_TOKEN_FIELD } from '../policy/settingFields';
 import type { CredentialTargetSpec } from './CredentialTargetSpec';
+
+/** The exchange loads on first use (features.js), not at activation. */
+function databricks(): typeof DatabricksModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../credentials/exchangeDatabricksToken') as typeof DatabricksModule;
+}
 
 function code(v: string): string {
   return '`' + v.replace(/`/g, "'") + '`';
@@ -27,9 +33,9 @@ export const databricksTarget: CredentialTargetSpec<DatabricksSettings> = {
   subjectToken: (s) => s.subjectToken,
   identity: (s) => ({ principal: s.host, parts: [s.host, s.clientId ?? null, [...s.scopes].sort(), s.subjectToken] }),
   ttlCapSeconds: (_s, env) => env.maxTtlSeconds,
-  createState: (http) => new DatabricksDiscovery(http),
+  createState: (http) => new (databricks().DatabricksDiscovery)(http),
   exchange: (ctx) =>
-    exchangeDatabricksToken(ctx.http, ctx.state as DatabricksDiscovery, {
+    databricks().exchangeDatabricksToken(ctx.http, ctx.state as DatabricksModule.DatabricksDiscovery, {
       environment: ctx.environment.name,
       host: ctx.settings.host,
       clientId: ctx.settings.clientId,

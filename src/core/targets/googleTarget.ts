@@ -1,8 +1,14 @@
-import { CLOUD_PLATFORM_SCOPE, exchangeGoogleToken } from '../credentials/exchangeGoogleToken';
+import type * as GoogleModule from '../credentials/exchangeGoogleToken';
 import { DEFAULT_ENDPOINTS, DEFAULT_SUBJECT_TOKEN, type SpannerSettings } from '../policy/Environment';
 import { formatDuration, tokenName } from '../format/duration';
 import { FIELD_PATTERNS, SUBJECT_TOKEN_FIELD } from '../policy/settingFields';
 import type { CredentialTargetSpec } from './CredentialTargetSpec';
+
+/** The exchange loads on first use (features.js), not at activation. */
+function google(): typeof GoogleModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../credentials/exchangeGoogleToken') as typeof GoogleModule;
+}
 
 function code(v: string): string {
   return '`' + v.replace(/`/g, "'") + '`';
@@ -45,7 +51,7 @@ export const googleTarget: CredentialTargetSpec<SpannerSettings> = {
   }),
   ttlCapSeconds: (_s, env) => env.maxTtlSeconds,
   exchange: (ctx) =>
-    exchangeGoogleToken(ctx.http, {
+    google().exchangeGoogleToken(ctx.http, {
       environment: ctx.environment.name,
       audience: ctx.settings.workloadIdentityAudience,
       subjectToken: ctx.subjectToken,
@@ -67,7 +73,7 @@ export const googleTarget: CredentialTargetSpec<SpannerSettings> = {
       : {},
   explain: (s, _env, ttl) => [
     `Lifetime: at most ${formatDuration(ttl)}${s.serviceAccount ? ` (impersonation asks for ${Math.min(ttl, 3600)} s)` : ''}.`,
-    `Your IdP **${tokenName(s.subjectToken)}** is sent to Google STS ${code(s.stsEndpoint + '/v1/token')} with audience ${code(s.workloadIdentityAudience)}, scope ${code(CLOUD_PLATFORM_SCOPE)}.`,
+    `Your IdP **${tokenName(s.subjectToken)}** is sent to Google STS ${code(s.stsEndpoint + '/v1/token')} with audience ${code(s.workloadIdentityAudience)}, scope ${code(google().CLOUD_PLATFORM_SCOPE)}.`,
     s.serviceAccount
       ? `The STS token is sent to ${code(`${s.iamCredentialsEndpoint}/v1/projects/-/serviceAccounts/${s.serviceAccount}:generateAccessToken`)} to impersonate ${code(s.serviceAccount)}.`
       : 'The STS token is used directly (no service account impersonation).',
