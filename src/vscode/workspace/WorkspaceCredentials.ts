@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AccessGate, Grant } from '../../core/access/AccessGate';
 import type { AccessEventSink } from '../../core/audit/AccessLog';
-import { CredentialEndpointServer, mergeNoProxy, toDotEnv, type EndpointConsumer, type EndpointRegistration } from '../../core/endpoints/CredentialEndpointServer';
+import type * as EndpointsModule from '../../core/endpoints/CredentialEndpointServer';
+import type { CredentialEndpointServer, EndpointConsumer, EndpointRegistration } from '../../core/endpoints/CredentialEndpointServer';
 import { Remedies, UserFacingError, errorMessage } from '../../core/errors';
 import type { AccessPrompt } from '../common/AccessPrompt';
 import type { CommandRunner } from '../common/CommandRunner';
@@ -19,16 +20,23 @@ interface Active {
 
 const ENDPOINT_TARGETS = new Set(['databricks', 'google', 'aws']);
 
+/** The local credential endpoints load on first use (features.js), not at activation. */
+function endpoints(): typeof EndpointsModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../core/endpoints/CredentialEndpointServer') as typeof EndpointsModule;
+}
+
 /**
  * Credentials for the user's own code: "Use Environment for This Workspace" gives new terminals
  * and tasks (environmentVariableCollection, not persisted), debug sessions (a debug
  * configuration provider for every type) and, if the user agrees, a git-ignored .env for
  * notebook kernels the variables of local credential endpoints, which renew themselves and
  * hold no token. Open Terminal with Credentials uses the same endpoints. All of them stop
- * working at Stop Using, sign-out and window close.
+ * working at Stop Using, sign-out and window close. The endpoint server is created the first
+ * time an environment is used or a terminal opened.
  */
 export class WorkspaceCredentials extends Disposables {
-  private readonly server: CredentialEndpointServer;
+  private endpointServer?: CredentialEndpointServer;
   private readonly grants = new Map<string, Grant>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
@@ -46,18 +54,6 @@ export class WorkspaceCredentials extends Disposables {
     commands: CommandRunner,
   ) {
     super();
-    this.server = this.register(
-      new CredentialEndpointServer({
-        credential: (environment, target, consumer) => {
-          const grant = this.grants.get(this.key(environment, consumer));
-          if (!grant) return Promise.reject(new UserFacingError('denied', `"${environment}" is not in use by ${consumer.name} any more.`));
-          return gate.credential(grant, target);
-        },
-        environment: (name) => gate.environment(name),
-        sink,
-        log: (m) => log.info(m),
-      }),
-    );
     context.environmentVariableCollection.persistent = false;
     this.register(commands.register('mlspanner.useEnvironment', (node?: unknown) => this.use(nodeArgs(node).environment)));
     this.register(commands.register('mlspanner.stopUsingEnvironment', () => this.stop('stopped using the environment')));
@@ -73,6 +69,23 @@ export class WorkspaceCredentials extends Disposables {
     this.register(vscode.debug.onDidTerminateDebugSession((s) => void this.debugSessions.get(s.id)?.revoke('debug session ended')));
   }
 
+  /** The endpoint server, created on first use. */
+  private get server(): CredentialEndpointServer {
+    this.endpointServer ??= this.register(
+      new (endpoints().CredentialEndpointServer)({
+        credential: (environment, target, consumer) => {
+          const grant = this.grants.get(this.key(environment, consumer));
+          if (!grant) return Promise.reject(new UserFacingError('denied', `"${environment}" is not in use by ${consumer.name} any more.`));
+          return this.gate.credential(grant, target);
+        },
+        environment: (name) => this.gate.environment(name),
+        sink: this.sink,
+        log: (m) => this.log.info(m),
+      }),
+    );
+    return this.endpointServer;
+  }
+
   /** The environment in use in this workspace, if any. */
   get current(): string | undefined {
     return this.active?.environment;
@@ -81,7 +94,8 @@ export class WorkspaceCredentials extends Disposables {
   /** Sign-out, account change: every endpoint stops answering. */
   async signedOut(): Promise<void> {
     await this.stop('signed out');
-    await this.server.revokeAll('signed out');
+    // No server yet: no endpoint was ever handed out.
+    await this.endpointServer?.revokeAll('signed out');
     this.grants.clear();
     this.terminals.clear();
   }
@@ -130,7 +144,7 @@ export class WorkspaceCredentials extends Disposables {
   private variables(reg: EndpointRegistration): Record<string, string> {
     const vars: Record<string, string> = { MLSPANNER_ENVIRONMENT: reg.environment, ...reg.env };
     for (const k of reg.blank) vars[k] = '';
-    const np = mergeNoProxy(process.env.NO_PROXY ?? process.env.no_proxy, reg.noProxy);
+    const np = endpoints().mergeNoProxy(process.env.NO_PROXY ?? process.env.no_proxy, reg.noProxy);
     vars.NO_PROXY = vars.no_proxy = np;
     return vars;
   }
@@ -152,7 +166,7 @@ export class WorkspaceCredentials extends Disposables {
       const ok = await vscode.window.showWarningMessage(`${path.basename(file)} exists. Replace it with the endpoint variables of ${a.environment}?`, { modal: true }, 'Replace');
       if (ok !== 'Replace') return;
     }
-    await vscode.workspace.fs.writeFile(uri, Buffer.from(toDotEnv(a.registration), 'utf8'));
+    await vscode.workspace.fs.writeFile(uri, Buffer.from(endpoints().toDotEnv(a.registration), 'utf8'));
     a.envFile = file;
     await this.gitIgnore(folder.uri, path.relative(folder.uri.fsPath, file));
     void vscode.window.setStatusBarMessage(`ML Spanner: wrote ${path.basename(file)} for ${a.environment}; it is removed when you stop using the environment.`, 6000);
