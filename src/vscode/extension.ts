@@ -185,6 +185,9 @@ export function activate(context: vscode.ExtensionContext): void {
     signIn,
     workspace,
     workspace.onDidChange(() => (tree.refresh(), statusBar.update())),
+    // Opening the sidebar catches up with a sign-in or sign-out in another window, also where
+    // the host sends no secret events across windows and no focus change (code-server tabs).
+    tree.view.onDidChangeVisibility((e) => e.visible && void sessions.resync()),
     { dispose: () => sessions.dispose() },
     { dispose: () => runs.dispose() },
     gate.credentials.onDidChange(() => statusBar.update()),

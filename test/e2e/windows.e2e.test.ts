@@ -21,10 +21,18 @@ async function openSidebar(page: Page): Promise<void> {
 const accountRow = (page: Page) => page.locator('.pane', { has: page.locator('.pane-header[aria-label^="Environments "]') }).locator('.monaco-list-row', { hasText: 'Alice Example' }).first();
 const signInButton = (page: Page) => page.locator('.welcome-view-content .monaco-button').filter({ hasText: /^\s*Sign In\s*$/ }).first();
 
-/** Gives a tab the focus the way a user does: brings it to the front and clicks into the editor area. */
+/**
+ * Comes back to a tab the way a user does: brings it to the front, clicks into the editor area
+ * and opens the ML Spanner sidebar afresh (headless Chromium reports every page as focused, so
+ * a window focus change alone may never reach VS Code).
+ */
 async function focus(page: Page): Promise<void> {
   await page.bringToFront();
   await page.locator('.part.editor').click({ position: { x: 400, y: 300 } });
+  const explorer = page.locator('.part.activitybar li.action-item').filter({ has: page.locator('a.action-label[aria-label^="Explorer"]') }).first();
+  await explorer.click();
+  await page.locator('.pane-header[aria-label^="Environments "]').waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+  await openSidebar(page);
 }
 
 interface LogEntry {
