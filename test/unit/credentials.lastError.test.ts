@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as FakeTimers from '@sinonjs/fake-timers';
 import type { AccessGate } from '../../src/core/access/AccessGate';
+import { retryDelayMs } from '../../src/core/credentials/CredentialBroker';
 import { LEAKED_JWT, T0, lakehouseGate } from './fakes/lakehouseTarget';
 
 async function use(gate: AccessGate, environment = 'dev', forceRefresh = false) {
@@ -27,9 +28,10 @@ describe('CredentialBroker: the last failure, typed', () => {
     assert.match(info.lastError!.message, /Lakehouse is unreachable at https:\/\/lake-dev\.example\.com \(ECONNREFUSED/);
     await fake.tickAsync(90_000);
     [info] = gate.credentials.peek();
-    assert.deepEqual([info.lastError?.attempts, info.lastError?.since, info.lastError?.at, info.state], [4, T0 + 810_000, T0 + 900_000, 'failed']);
+    // Tries at 810 s, 840 s (+30 s), 900 s (+60 s); the next waits 120 s (backoff).
+    assert.deepEqual([info.lastError?.attempts, info.lastError?.since, info.lastError?.at, info.lastError?.nextAttemptAt, info.state], [3, T0 + 810_000, T0 + 900_000, T0 + 1_020_000, 'failed']);
     lake.state.mode = 'ok';
-    await fake.tickAsync(30_000);
+    await fake.tickAsync(120_000);
     [info] = gate.credentials.peek();
     assert.deepEqual([info.lastError, info.error, info.state], [undefined, undefined, 'valid']);
     gate.dispose();
@@ -58,5 +60,13 @@ describe('CredentialBroker: the last failure, typed', () => {
     assert.ok(!f.message.includes(LEAKED_JWT.slice(0, 24)), f.message);
     assert.match(f.message, /\[redacted\]/);
     gate.dispose();
+  });
+});
+
+describe('retryDelayMs: the wait before an automatic renewal tries again', () => {
+  it('doubles from retryMs after each failure of the episode, up to 5 minutes', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 50].map((n) => retryDelayMs(30_000, n)), [30_000, 60_000, 120_000, 240_000, 300_000, 300_000, 300_000]);
+    assert.equal(retryDelayMs(600_000, 3), 600_000, 'a longer configured interval is kept');
+    assert.equal(retryDelayMs(30_000, 0), 30_000);
   });
 });

@@ -132,6 +132,15 @@ function secretsOf(c: Credential): string[] {
  * comes from and what it is for). Another user, another IdP or an edited setting never gets a
  * token cached for the old one.
  */
+/**
+ * How long a failing automatic renewal waits before the next try: `retryMs`, doubled after each
+ * failure of the same episode, at most 5 minutes. An outage of an hour costs about 15 attempts
+ * (and access-log entries) per credential, not 120.
+ */
+export function retryDelayMs(retryMs: number, attempts: number): number {
+  return Math.min(Math.max(retryMs, 5 * 60_000), retryMs * 2 ** Math.max(0, Math.min(attempts - 1, 16)));
+}
+
 export function credentialCacheKey(env: Environment, target: CredentialTarget, who: Pick<IdentitySession, 'issuer' | 'subject'>, registry: TargetRegistry = BUILTIN_TARGETS): string {
   const spec = registry.spec(target);
   return JSON.stringify([env.name, who.issuer, who.subject, target, env.maxTtlSeconds, ...spec.identity(env.sections[spec.section], env).parts]);
@@ -309,8 +318,8 @@ export class CredentialBroker implements Disposable {
       (e: unknown) => {
         if (this.entries.get(entry.key) === entry) {
           entry.error = errorMessage(e);
-          entry.retryAt = this.now() + (this.auto?.retryMs ?? 30_000);
           entry.failure = failureOf(e, this.now(), entry.failure);
+          entry.retryAt = this.now() + retryDelayMs(this.auto?.retryMs ?? 30_000, entry.failure.attempts);
           this.options.sink.record({
             type: 'credentialFailed',
             outcome: 'failure',
