@@ -195,7 +195,7 @@ export function activate(context: vscode.ExtensionContext): void {
     sessions.onDidChange(onState),
     signIn.onDidChange(onState),
     new RunsTreeProvider(runs),
-    new AgentTools(gate, environments, sessions, accessLog, (context.extension.packageJSON as { contributes: { languageModelTools: { name: string }[] } }).contributes.languageModelTools.map((t) => t.name)),
+    new AgentTools(gate, environments, sessions, accessLog, (context.extension?.packageJSON as { contributes?: { languageModelTools?: { name: string }[] } } | undefined)?.contributes?.languageModelTools?.map((t) => t.name) ?? []),
     policyReview,
     secrets,
     ...credentialCommands.register(commands),
