@@ -128,6 +128,9 @@ describe('a new user, from the walkthrough (packaged extension in VS Code 1.100)
     const toast = await vs.waitForNotification(/127\.0\.0\.2:1\b|unreachable|could not reach|refused/i, 60_000);
     const text = (await toast.innerText()).replace(/\s+/g, ' ');
     assert.match(text, /Open Settings/, text);
+    // Let the failed attempt's progress notification close and the error settle before the picture.
+    await vs.page.locator('.notification-toast', { hasText: 'signing in' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await vs.page.waitForTimeout(500);
     await vs.screenshot('76-wrong-issuer');
     await vs.clickNotificationButton(/127\.0\.0\.2:1\b|unreachable|could not reach|refused/i, 'Open Settings');
     await setIssuer(issuer);
