@@ -3,6 +3,7 @@
 // enough to map every mapping key, value and sequence item to a line. The `yaml` package keeps
 // positions natively but would add ~115 KB (minified) to the extension bundle for this alone.
 import type * as JsYaml from 'js-yaml';
+import { lineOf, lineStarts } from '../text/lines';
 
 /** Where a value sits in the text (1-based line and column), with its children's positions. */
 export interface YamlPosition {
@@ -48,22 +49,9 @@ interface Frame {
   children: Frame[];
 }
 
-/** Offsets of line starts, for offset → line/column. */
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
-  return starts;
-}
-
 function locate(starts: number[], offset: number): { line: number; column: number } {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid] <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo + 1, column: offset - starts[lo] + 1 };
+  const l = lineOf(starts, offset);
+  return { line: l + 1, column: offset - starts[l] + 1 };
 }
 
 /** A node opens before the blanks, comments and "- " in front of it: skip to its first character. */

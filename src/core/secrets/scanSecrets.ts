@@ -2,6 +2,7 @@ import { SECRET_KINDS, secretMessage, type SecretKind } from './SecretKind';
 import { lexStrings, literalAt, type StringLiteral } from './lexStrings';
 import { databricksNotebookLanguage, type SecretLanguage } from './secretLanguage';
 import { characterClasses, isHighEntropySecret, isPatterned, isPlaceholder, shannonEntropy } from './secretValue';
+import { lineOf, lineStarts } from '../text/lines';
 
 /** Offsets into the scanned text, end exclusive. */
 export interface TextSpan {
@@ -136,13 +137,6 @@ function overlaps(a: TextSpan, b: TextSpan): boolean {
   return a.start < b.end && b.start < a.end;
 }
 
-/** Offsets where each line starts. */
-export function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
 /** Where the line holding `offset` starts (a binary search: no scan back through a long line). */
 function lineStartAt(starts: readonly number[], offset: number): number {
   return starts[lineOf(starts, offset)];
@@ -160,17 +154,6 @@ function previousLine(text: string, starts: readonly number[], lineStart: number
   return l > 0 ? text.slice(starts[l - 1], lineStart) : '';
 }
 
-/** 0-based line of an offset. */
-export function lineOf(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid] <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
 
 function allowedByComment(text: string, lines: readonly number[], range: TextSpan): boolean {
   for (const offset of [range.start, range.end]) {

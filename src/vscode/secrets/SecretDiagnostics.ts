@@ -4,6 +4,7 @@ import { MAX_SCAN_BYTES } from '../../core/secrets/scanFile';
 import { scanNotebookJson } from '../../core/secrets/scanNotebookJson';
 import { scanSecrets, type SecretFinding } from '../../core/secrets/scanSecrets';
 import { cellLanguageOf, secretLanguageOf, type SecretLanguage } from '../../core/secrets/secretLanguage';
+import { lineOf, lineStarts } from '../../core/text/lines';
 
 /** The diagnostic source name shown in the Problems view. */
 export const SECRET_DIAGNOSTIC_SOURCE = 'ML Spanner';
@@ -42,17 +43,10 @@ export function toDiagnostic(finding: SecretFinding, positionAt: (offset: number
 
 /** Offsets → positions for a text held in memory (files scanned from disk). */
 export function positionsOf(text: string): (offset: number) => vscode.Position {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  const starts = lineStarts(text);
   return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return new vscode.Position(lo, offset - starts[lo]);
+    const line = lineOf(starts, offset);
+    return new vscode.Position(line, offset - starts[line]);
   };
 }
 
