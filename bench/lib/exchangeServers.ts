@@ -7,6 +7,7 @@ import { startAwsStsEmulator } from '../../sandbox/aws/AwsStsEmulator';
 import { startDatabricksWorkspace } from '../../sandbox/databricks/DatabricksWorkspace';
 import { startGoogleEmulator } from '../../sandbox/google/GoogleEmulator';
 import { startTestIssuer } from '../../sandbox/TestIssuer';
+import type { IdentitySession } from '../../src/core/auth/IdentitySession';
 
 export const BENCH_AUDIENCE = 'mlspanner-bench';
 export const BENCH_WORKLOAD_AUDIENCE = '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/bench/providers/bench';
@@ -63,3 +64,21 @@ if (require.main === module)
     process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
     process.exit(1);
   });
+
+/** A signed-in member of ml-dev whose ID and access tokens are the servers' subject token, valid for an hour. */
+export function benchSession(servers: Pick<ExchangeServers, 'issuer' | 'subjectToken'>): IdentitySession {
+  const now = Date.now();
+  return {
+    issuer: servers.issuer,
+    subject: 'ada',
+    name: 'Ada',
+    email: 'ada@example.com',
+    groups: ['ml-dev'],
+    claims: { sub: 'ada', groups: ['ml-dev'] },
+    idToken: servers.subjectToken,
+    idTokenExpiresAt: now + 3_600_000,
+    accessToken: servers.subjectToken,
+    accessTokenExpiresAt: now + 3_600_000,
+    scopes: ['openid'],
+  };
+}

@@ -6,26 +6,12 @@
  * smallest async cache, an awaited Map lookup.
  */
 import { AccessGate } from '../../src/core/access/AccessGate';
-import type { IdentitySession } from '../../src/core/auth/IdentitySession';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
-import type { ExchangeServers } from '../lib/exchangeServers';
+import { benchSession, type ExchangeServers } from '../lib/exchangeServers';
 import { median, perSecond, ratio, type Row } from '../lib/table';
 
 export async function brokerRows(servers: ExchangeServers, lookups = 100_000, rounds = 5): Promise<Row[]> {
-  const now = Date.now();
-  const session: IdentitySession = {
-    issuer: servers.issuer,
-    subject: 'ada',
-    name: 'Ada',
-    email: 'ada@example.com',
-    groups: ['ml-dev'],
-    claims: { sub: 'ada', groups: ['ml-dev'] },
-    idToken: servers.subjectToken,
-    idTokenExpiresAt: now + 3_600_000,
-    accessToken: servers.subjectToken,
-    accessTokenExpiresAt: now + 3_600_000,
-    scopes: ['openid'],
-  };
+  const session = benchSession(servers);
   const resolution = resolveEnvironments({ bench: { databricks: { host: servers.databricks } } });
   const env = resolution.environments.bench;
   if (!env) throw new Error(`the bench environment did not resolve: ${JSON.stringify(resolution.problems)}`);

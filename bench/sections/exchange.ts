@@ -16,10 +16,9 @@ import { exchangeGoogleToken } from '../../src/core/credentials/exchangeGoogleTo
 import { createHttpClient } from '../../src/core/http/HttpClient';
 import { redactDeep } from '../../src/core/redact';
 import { AccessGate } from '../../src/core/access/AccessGate';
-import type { IdentitySession } from '../../src/core/auth/IdentitySession';
 import type { CredentialTarget } from '../../src/core/policy/Environment';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
-import { BENCH_ROLE_ARN, BENCH_WORKLOAD_AUDIENCE, type ExchangeServers } from '../lib/exchangeServers';
+import { BENCH_ROLE_ARN, BENCH_WORKLOAD_AUDIENCE, benchSession, type ExchangeServers } from '../lib/exchangeServers';
 import { median, ms, ratio, type Row } from '../lib/table';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -82,20 +81,7 @@ async function timeBlock(op: () => Promise<unknown>, n: number): Promise<Block> 
  * decision, the session's fresh token, the exchange, the fingerprint, the access-log entry).
  */
 export function gateOnEmulators(servers: ExchangeServers): { issue: (target: CredentialTarget) => Promise<unknown>; dispose: () => void } {
-  const now = Date.now();
-  const session: IdentitySession = {
-    issuer: servers.issuer,
-    subject: 'ada',
-    name: 'Ada',
-    email: 'ada@example.com',
-    groups: ['ml-dev'],
-    claims: { sub: 'ada', groups: ['ml-dev'] },
-    idToken: servers.subjectToken,
-    idTokenExpiresAt: now + 3_600_000,
-    accessToken: servers.subjectToken,
-    accessTokenExpiresAt: now + 3_600_000,
-    scopes: ['openid'],
-  };
+  const session = benchSession(servers);
   const resolution = resolveEnvironments({
     bench: {
       requiredGroups: ['ml-dev'],
