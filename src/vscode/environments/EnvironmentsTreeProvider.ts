@@ -15,17 +15,37 @@ export function sessionRefreshProblem(state: SessionState): SessionRefreshProble
 /** What context-menu commands receive from a node: its `args`. */
 export type TreeNode = Pick<ViewNode, 'id' | 'args'>;
 
+/** The rows of a model by id, and each top-level row's rendering, to tell which rows changed. */
+interface Model {
+  roots: ViewNode[];
+  byId: Map<string, ViewNode>;
+}
+
+/** Which top-level rows differ between two models: `'all'` when the rows themselves changed (added, removed, moved). */
+export function changedRoots(before: readonly ViewNode[], after: readonly ViewNode[]): 'all' | string[] {
+  if (before.length !== after.length || before.some((n, i) => n.id !== after[i].id)) return 'all';
+  return after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i])).map((n) => n.id);
+}
+
 /**
  * Renders the environments view model (src/core/access/environmentView.ts). Expanding a granted
  * environment issues its credentials (purpose "view", through the gate); a `confirm`
  * environment issues nothing until the user confirms with a reason (Issue…). The countdown
  * ticks only while the view is visible and a credential is live.
+ *
+ * A change refreshes only the top-level rows whose rendering changed (one environment when its
+ * credential is issued, nothing when a countdown's text did not change); the whole tree only
+ * when rows were added, removed or moved. A row the user is expanding is never re-rendered by a
+ * change elsewhere, so it does not snap shut.
  */
 export class EnvironmentsTreeProvider extends Disposables implements vscode.TreeDataProvider<ViewNode> {
-  private readonly changed = this.register(new vscode.EventEmitter<ViewNode | undefined>());
+  private readonly changed = this.register(new vscode.EventEmitter<ViewNode | ViewNode[] | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
   private readonly requested = new Set<string>();
   private ticker?: ReturnType<typeof setInterval>;
+  /** What VS Code was last given: the model, and the top-level node objects it knows (for element refreshes). */
+  private model?: Model;
+  private readonly shown = new Map<string, ViewNode>();
   readonly view: vscode.TreeView<ViewNode>;
 
   constructor(
@@ -49,8 +69,24 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     this.register({ dispose: () => clearInterval(this.ticker) });
   }
 
+  /** Re-renders what changed since VS Code last read the view. */
   refresh(): void {
-    this.changed.fire(undefined);
+    const before = this.model;
+    if (!before) {
+      this.changed.fire(undefined);
+    } else {
+      const after = (this.model = this.build());
+      const changed = changedRoots(before.roots, after.roots);
+      if (changed === 'all') {
+        this.shown.clear();
+        this.changed.fire(undefined);
+      } else {
+        const known = changed.map((id) => this.shown.get(id)).filter((n): n is ViewNode => n !== undefined);
+        // A changed row VS Code has no object for yet is read fresh when it asks for the root.
+        if (known.length < changed.length) this.changed.fire(undefined);
+        else if (known.length) this.changed.fire(known);
+      }
+    }
     this.tick();
   }
 
@@ -62,11 +98,32 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
 
   getChildren(node?: ViewNode): ViewNode[] {
     if (node) {
+      const current = this.latest(node);
       // Opening a granted environment (also when VS Code restores it expanded) issues its
       // credentials; the gate keeps a confirm environment's for its Issue… button.
-      if (node.contextValue === 'environment.granted' || node.contextValue === 'environment.granted.active') queueMicrotask(() => this.issueOnExpand(node));
-      return node.children ?? [];
+      if (current.contextValue === 'environment.granted' || current.contextValue === 'environment.granted.active') queueMicrotask(() => this.issueOnExpand(current));
+      return current.children ?? [];
     }
+    this.model = this.build();
+    this.shown.clear();
+    for (const n of this.model.roots) this.shown.set(n.id, n);
+    return this.model.roots;
+  }
+
+  private build(): Model {
+    const roots = this.roots();
+    const byId = new Map<string, ViewNode>();
+    const walk = (nodes: readonly ViewNode[]) => {
+      for (const n of nodes) {
+        byId.set(n.id, n);
+        if (n.children) walk(n.children);
+      }
+    };
+    walk(roots);
+    return { roots, byId };
+  }
+
+  private roots(): ViewNode[] {
     const s = this.session();
     if (!s) {
       const device = this.pendingDevice();
@@ -75,7 +132,13 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     return environmentView(this.gate, () => this.environments.resolution(), s, this.now(), this.active(), this.sessionProblem());
   }
 
-  getTreeItem(node: ViewNode): vscode.TreeItem {
+  /** The node as the latest model renders it (VS Code hands back the object it was given earlier). */
+  private latest(node: ViewNode): ViewNode {
+    return this.model?.byId.get(node.id) ?? node;
+  }
+
+  getTreeItem(element: ViewNode): vscode.TreeItem {
+    const node = this.latest(element);
     const state = node.children ? (node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None;
     const item = new vscode.TreeItem(node.label, state);
     item.id = node.id;
@@ -105,7 +168,7 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
   /** A 5-second tick while the view is visible and something counts down. */
   private tick(): void {
     const live = this.view.visible && this.session() !== undefined && this.gate.credentials.peek().some((c) => c.expiresAt !== undefined);
-    if (live && !this.ticker) this.ticker = setInterval(() => this.changed.fire(undefined), 5000);
+    if (live && !this.ticker) this.ticker = setInterval(() => this.refresh(), 5000);
     else if (!live && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;

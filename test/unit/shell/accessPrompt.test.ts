@@ -6,7 +6,7 @@ import { UserFacingError, Remedies } from '../../../src/core/errors';
 import { resolveEnvironments } from '../../../src/core/policy/resolveEnvironments';
 import { AccessPrompt } from '../../../src/vscode/common/AccessPrompt';
 import { CommandRunner } from '../../../src/vscode/common/CommandRunner';
-import { EnvironmentsTreeProvider } from '../../../src/vscode/environments/EnvironmentsTreeProvider';
+import { EnvironmentsTreeProvider, changedRoots } from '../../../src/vscode/environments/EnvironmentsTreeProvider';
 import { ui } from '../fakes/vscode';
 
 const session = (groups: string[]): IdentitySession => ({
@@ -167,6 +167,33 @@ describe('shell: the Environments tree renders what the gate says', () => {
     assert.equal(item.contextValue, 'environment.denied');
     assert.match((item.tooltip as { value: string }).value, /requires one of groups ml\\-prod/);
     provider.dispose();
+  });
+
+  it('a credential change re-renders only its environment row, with the object VS Code was given; an unchanged tree fires nothing', async () => {
+    const { provider } = tree(['ml-dev', 'ml-prod']);
+    const fired: unknown[] = [];
+    provider.onDidChangeTreeData((e) => void fired.push(e));
+    const roots = provider.getChildren();
+    const dev = roots.find((n) => n.id === 'env/dev')!;
+    provider.getChildren(dev); // expanding dev issues its token, which fails here (no HTTP)
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(fired.length >= 1, 'the failure was shown');
+    for (const e of fired) assert.ok(Array.isArray(e) && e.length === 1 && e[0] === dev, `only the dev row, as the object given to VS Code: ${JSON.stringify(e)}`);
+    // VS Code reads the refreshed row through the object it holds, and sees the failure.
+    assert.match(String(provider.getTreeItem(dev).description), /refresh failed/);
+    assert.equal(provider.getChildren(dev)[0].contextValue, 'credential.failed');
+    fired.length = 0;
+    provider.refresh();
+    assert.deepEqual(fired, [], 'nothing changed, nothing re-rendered');
+    provider.dispose();
+  });
+
+  it('rows added, removed or moved refresh the whole tree; rows changed in place only themselves', () => {
+    const row = (id: string, description = '') => ({ id, label: id, description });
+    assert.equal(changedRoots([row('a'), row('b')], [row('a')]), 'all');
+    assert.equal(changedRoots([row('a'), row('b')], [row('b'), row('a')]), 'all');
+    assert.deepEqual(changedRoots([row('a'), row('b')], [row('a'), row('b', '1 credential')]), ['b']);
+    assert.deepEqual(changedRoots([row('a', 'x')], [row('a', 'x')]), []);
   });
 
   it('expanding a granted environment issues its credentials once, through the gate', async () => {
