@@ -36,6 +36,8 @@ describe('agent tools registered at activation, the service created on first use
     fake.LanguageModelTextPart ??= class {
       constructor(readonly value: string) {}
     };
+    // The modules that call the tool API load afresh, so that they see the `lm` added above.
+    for (const m of ['../../src/vscode/common/StandIns', '../../src/vscode/agents/AgentTools']) delete require.cache[require.resolve(m)];
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     AgentTools = (require('../../src/vscode/agents/AgentTools') as typeof AgentToolsShell).AgentTools;
   });

@@ -9,6 +9,7 @@ import { DEFAULT_ENDPOINTS } from '../../core/policy/Environment';
 import type * as QueryRunnerModule from '../../core/spanner/QueryRunner';
 import type { QueryRunner } from '../../core/spanner/QueryRunner';
 import { Disposables } from '../common/Disposables';
+import { StandIns } from '../common/StandIns';
 import type { EnvironmentsService } from '../environments/EnvironmentsService';
 
 function agentSettings(defaults: AgentSettings): AgentSettings {
@@ -49,7 +50,7 @@ export class AgentTools extends Disposables {
     super();
     this.register({ dispose: () => void this.loaded?.queries.dispose() });
     if (!vscode.lm?.registerTool) return; // a host without the tool API
-    for (const name of toolNames) this.register(vscode.lm.registerTool(name, this.tool(name as AgentToolName)));
+    for (const name of toolNames) this.register(StandIns.registerTool(name, this.tool(name as AgentToolName)));
   }
 
   /** The tool service, created on first use. */

@@ -5,6 +5,7 @@ import type { IdentitySession } from '../../core/auth/IdentitySession';
 import { SessionManager, type SessionState } from '../../core/auth/SessionManager';
 import { errorMessage } from '../../core/errors';
 import { Disposables } from '../common/Disposables';
+import { StandIns, VIEWS } from '../common/StandIns';
 import type { EnvironmentsService } from './EnvironmentsService';
 
 /** The session's refresh problem for the view: signed in, and the last renewal failed. */
@@ -61,7 +62,7 @@ export class EnvironmentsTreeProvider extends Disposables implements vscode.Tree
     private readonly pendingDevice: () => PendingDeviceCode | undefined = () => undefined,
   ) {
     super();
-    this.view = this.register(vscode.window.createTreeView('mlspanner.environments', { treeDataProvider: this, showCollapseAll: true }));
+    this.view = this.register(StandIns.createTreeView('mlspanner.environments', { treeDataProvider: this, ...VIEWS['mlspanner.environments'] }));
     this.register(this.view.onDidExpandElement((e) => this.issueOnExpand(e.element)));
     this.register(this.view.onDidChangeVisibility(() => this.tick()));
     this.register(gate.credentials.onDidChange(() => this.refresh()));

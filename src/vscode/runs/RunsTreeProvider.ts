@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Disposables } from '../common/Disposables';
+import { StandIns, VIEWS } from '../common/StandIns';
 import type { RunsService, TrackedRun } from './RunsService';
 import { runKey } from './RunsService';
 
@@ -11,7 +12,7 @@ export class RunsTreeProvider extends Disposables implements vscode.TreeDataProv
   constructor(private readonly runs: RunsService) {
     super();
     this.register(runs.onDidChange(() => this.changed.fire()));
-    this.register(vscode.window.createTreeView('mlspanner.runs', { treeDataProvider: this }));
+    this.register(StandIns.createTreeView('mlspanner.runs', { treeDataProvider: this, ...VIEWS['mlspanner.runs'] }));
   }
 
   getChildren(element?: TrackedRun): TrackedRun[] {

@@ -4,6 +4,7 @@ import type { IdpSettings, SessionManager } from '../../core/auth/SessionManager
 import { Remedies, UserFacingError } from '../../core/errors';
 import type { CommandRunner } from '../common/CommandRunner';
 import { Disposables } from '../common/Disposables';
+import { StandIns } from '../common/StandIns';
 import type { Settings } from '../common/Settings';
 import { MlSpannerAuthProvider } from './MlSpannerAuthProvider';
 import { InteractiveSignIn, type PendingSignIn } from './SignInUi';
@@ -29,7 +30,7 @@ export class SignInCommands extends Disposables {
     this.onDidChange = this.interactive.onDidChange;
     this.idpBefore = settings.idp();
     const provider = this.register(new MlSpannerAuthProvider(sessions, () => this.signIn()));
-    this.register(vscode.authentication.registerAuthenticationProvider('mlspanner', 'ML Spanner Access', provider, { supportsMultipleAccounts: false }));
+    this.register(StandIns.registerAuthenticationProvider(provider));
     this.register(commands.register('mlspanner.signIn', async () => this.signedIn(await this.signIn())));
     this.register(commands.register('mlspanner.signInAsDifferentUser', async () => this.signedIn(await this.signIn('select_account'))));
     this.register(commands.register('mlspanner.cancelSignIn', () => sessions.cancelSignIn()));

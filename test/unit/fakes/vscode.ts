@@ -12,7 +12,9 @@ export const ui = {
   contexts: new Map<string, unknown>(),
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   executed: [] as { id: string; args: unknown[] }[],
+  authProviders: new Map<string, unknown>(),
   reset(): void {
+    this.authProviders.clear();
     this.calls = [];
     this.answers = [];
     this.contexts.clear();
@@ -110,6 +112,14 @@ export const window = {
     return view;
   },
   createStatusBarItem: () => ({ text: '', show: () => undefined, hide: () => undefined, dispose: () => undefined }),
+};
+
+export const authentication = {
+  registerAuthenticationProvider: (id: string, label: string, provider: unknown, options?: unknown) => {
+    respond('registerAuthenticationProvider', [id, label, provider, options]);
+    ui.authProviders.set(id, provider);
+    return { dispose: () => ui.authProviders.get(id) === provider && ui.authProviders.delete(id) };
+  },
 };
 
 export const commands = {
