@@ -25,23 +25,48 @@ const MIN_SECRET_LENGTH = 8;
 /** Bounded: a holder that forgets to forget must not grow memory without end. */
 const MAX_SECRETS = 512;
 const secrets = new Map<string, number>(); // value -> reference count
-let builtPattern: RegExp | undefined;
-let patternStale = false;
+let sortedSecrets: readonly string[] = [];
+let shortestSecret = Infinity;
+let secretsStale = false;
 
-/** Marks the pattern for a rebuild at its next use: a renewal registers and forgets several values. */
+/** Marks the list for a re-sort at its next use: a renewal registers and forgets several values. */
 function rebuildSecretPattern(): void {
-  patternStale = true;
+  secretsStale = true;
 }
 
-/** The registered secrets as one pattern, rebuilt only when they changed since the last use. */
-function secretPattern(): RegExp | undefined {
-  if (patternStale) {
-    patternStale = false;
-    // Longest first, so a secret that contains another is replaced whole.
-    const values = [...secrets.keys()].sort((a, b) => b.length - a.length);
-    builtPattern = values.length ? new RegExp(values.map((v) => v.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'), 'g') : undefined;
+/**
+ * The registered secrets, longest first (a secret that contains another is replaced whole).
+ * Searched with `includes`/`indexOf` rather than one alternation pattern: no pattern to compile
+ * again after every renewal, and a native substring search per value.
+ */
+function registeredSecrets(): readonly string[] {
+  if (secretsStale) {
+    secretsStale = false;
+    sortedSecrets = [...secrets.keys()].sort((a, b) => b.length - a.length);
+    shortestSecret = sortedSecrets.length ? sortedSecrets[sortedSecrets.length - 1].length : Infinity;
   }
-  return builtPattern;
+  return sortedSecrets;
+}
+
+/** `text` with every registered secret replaced (most keys and short values are too short to hold one). */
+function replaceRegistered(text: string): string {
+  const list = registeredSecrets();
+  if (text.length < shortestSecret) return text;
+  let out = text;
+  for (const v of list) if (v.length <= out.length && out.includes(v)) out = out.split(v).join(MARK);
+  return out;
+}
+
+/** Where the first registered secret in `text` starts, or -1. */
+function indexOfRegistered(text: string): number {
+  const list = registeredSecrets();
+  let first = -1;
+  if (text.length < shortestSecret) return first;
+  for (const v of list) {
+    const i = text.indexOf(v);
+    if (i >= 0 && (first < 0 || i < first)) first = i;
+  }
+  return first;
 }
 
 /**
@@ -270,8 +295,7 @@ const TRIGGER = /eyJ|dapi|dose|ya29|1\/\/0|AIza|GOCSPX|AKIA|ASIA|secret|token|co
 /** Replaces every secret in `text` (registered values, secret shapes, secret-named fields). */
 export function redact(text: string): string {
   if (typeof text !== 'string' || text.length < MIN_SECRET_LENGTH) return text;
-  const registered = secretPattern();
-  let out = registered ? text.replace(registered, MARK) : text;
+  let out = replaceRegistered(text);
   if (!TRIGGER.test(out)) return out;
   out = applyShapes(out);
   return redactFields(out);
@@ -283,11 +307,7 @@ export function indexOfToken(text: string): number {
   const consider = (i: number) => {
     if (i >= 0 && (first < 0 || i < first)) first = i;
   };
-  const registered = secretPattern();
-  if (registered) {
-    registered.lastIndex = 0;
-    consider(text.search(registered));
-  }
+  consider(indexOfRegistered(text));
   for (const rule of SHAPES) {
     const re = new RegExp(rule.re.source, rule.re.flags);
     for (let m = re.exec(text); m; m = re.exec(text)) {
@@ -318,13 +338,7 @@ const keyCache = new Map<string, string>();
 function redactKey(k: string): string {
   // A key holding a registered secret is redacted afresh; any other key redacts the same
   // whatever is registered, so its answer is cached (entries repeat the same few keys).
-  const registered = secretPattern();
-  if (registered) {
-    registered.lastIndex = 0;
-    const holdsSecret = registered.test(k);
-    registered.lastIndex = 0;
-    if (holdsSecret) return redact(k);
-  }
+  if (indexOfRegistered(k) >= 0) return redact(k);
   let r = keyCache.get(k);
   if (r === undefined) {
     r = redact(k);

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { forgetSecret, redact, redactDeep, registerSecret } from '../../src/core/redact';
+import { forgetSecret, indexOfToken, redact, redactDeep, registerSecret } from '../../src/core/redact';
 
 describe('redaction of registered values: rebuilt when used, keys cached only when they hold none', () => {
   const a = 'first-value-8f3k2m9q';
@@ -30,5 +30,14 @@ describe('redaction of registered values: rebuilt when used, keys cached only wh
     assert.equal(out.plain, 3);
     forgetSecret(a);
     assert.deepEqual(redactDeep({ [key]: 1 }), { [key]: 1 }, 'forgotten: the key shows again');
+  });
+
+  it('every occurrence of every value is masked, in any order; the first one is where a token starts', () => {
+    registerSecret(b);
+    registerSecret(a);
+    const text = `${b}:${a}/${a}?${b}${b}`;
+    assert.equal(redact(text), '[redacted]:[redacted]/[redacted]?[redacted][redacted]');
+    assert.equal(indexOfToken(`plain text, then ${a} and ${b}`), 'plain text, then '.length);
+    assert.equal(indexOfToken(`short ${a.slice(0, 8)}`), -1, 'a fragment shorter than every registered value is not one');
   });
 });
