@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { looksLikeToken } from '../../src/core/redact';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, repoRoot, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, repoRoot, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 interface ProbeResult {
   tools: { name: string; description: string }[];
@@ -27,7 +27,7 @@ function packageProbe(): string {
 }
 
 describe('tools for agents (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 

@@ -5,10 +5,10 @@
 // shows the code outlives its attempt.
 import * as assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, startWithSandbox, waitFor } from './harness';
 
 describe('sign-in by device code (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
   let phone: BrowserContext;

@@ -528,6 +528,21 @@ export async function webviewText(page: Page, needle: string | RegExp): Promise<
   return undefined;
 }
 
+/**
+ * The tests of one file build on each other (signed in, then a run, then its log): after the
+ * first failure the rest of the file is skipped and reported as pending, and the other files
+ * still run. (Mocha's `bail` on a suite ends the whole run.)
+ */
+export function stepsInOrder(suite: Mocha.Suite): void {
+  let failed: string | undefined;
+  suite.beforeEach(function () {
+    if (failed) this.skip();
+  });
+  suite.afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed ??= this.currentTest.title;
+  });
+}
+
 /** After a failed step: a screenshot of every tab and the extension's output channel. */
 export async function recordFailure(vs: VsCodeSession | undefined, test: Mocha.Test | undefined, prefix: string): Promise<void> {
   if (test?.state !== 'failed' || !vs) return;

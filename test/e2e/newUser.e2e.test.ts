@@ -8,11 +8,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator } from 'playwright-core';
-import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, webviewText, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, stepsInOrder, webviewText, startWithSandbox, waitFor } from './harness';
 
 
 describe('a new user, from the walkthrough (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, repoRoot, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, repoRoot, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 /**
  * Your own code, as a data scientist writes it: Application Default Credentials through the real
@@ -83,7 +83,7 @@ const NOTEBOOK = JSON.stringify(
 );
 
 describe('credentials for your own code (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, startWithSandbox, waitFor } from './harness';
 
 /** The second case fails: ml-staging does not reach prod. `prod: granted` is line 10. */
 const ACCESS_TESTS = `version: 1
@@ -31,7 +31,7 @@ interface LoggedEvent {
 }
 
 describe('policy review (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 

@@ -6,11 +6,11 @@
 // sandbox service here listens on another loopback address.
 import * as assert from 'node:assert/strict';
 import { startTinyproxy, type ForwardProxy, type ProxiedRequest } from './forwardProxy';
-import { type SandboxedVsCode, type VsCodeSession, escapeRegExp, recordFailure, webviewText, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, escapeRegExp, recordFailure, stepsInOrder, webviewText, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 
 describe('behind a corporate proxy (packaged extension in VS Code 1.100, tinyproxy)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let proxy: ForwardProxy | undefined;
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;

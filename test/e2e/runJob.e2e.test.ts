@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { indexOfToken } from '../../src/core/redact';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 
 describe('Run Job in Staging (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 

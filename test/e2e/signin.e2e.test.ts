@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { Sandbox } from '../../sandbox/index';
-import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, completeIdpLogin, recordFailure, stepsInOrder, startWithSandbox, waitFor } from './harness';
 
 const COUNTDOWN = /\d+:\d\d/;
 
@@ -16,7 +16,7 @@ function secondsLeft(text: string): number {
 
 describe('sign-in from the ML Spanner sidebar (packaged extension in VS Code 1.100)', function () {
   // Each step builds on the previous one; after a failure the rest would only add noise.
-  this.bail(true);
+  stepsInOrder(this);
 
   let env: SandboxedVsCode | undefined;
   let sandbox: Sandbox | undefined;

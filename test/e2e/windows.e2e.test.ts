@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { verifyLogText } from '../../src/core/audit/AccessLog';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 async function openSidebar(page: Page): Promise<void> {
   const item = page.locator('.part.activitybar li.action-item').filter({ has: page.locator('a.action-label[aria-label^="ML Spanner"]') }).first();
@@ -41,7 +41,7 @@ interface LogEntry {
 }
 
 describe('two windows, one session, rotating refresh tokens (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
   let second: Page;

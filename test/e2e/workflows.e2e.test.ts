@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type SandboxedVsCode, type VsCodeSession, recordFailure, signInFromSidebar, startWithSandbox, waitFor } from './harness';
+import { type SandboxedVsCode, type VsCodeSession, recordFailure, stepsInOrder, signInFromSidebar, startWithSandbox, waitFor } from './harness';
 
 const NOTEBOOK = `# Databricks notebook source
 features = ["events_90d", "sessions_90d", "days_since_last_seen"]
@@ -14,7 +14,7 @@ dbutils.notebook.exit("wrote 3 churn features")
 `;
 
 describe('notebooks, cancel and reload (packaged extension in VS Code 1.100)', function () {
-  this.bail(true);
+  stepsInOrder(this);
   let env: SandboxedVsCode | undefined;
   let vs: VsCodeSession;
 
