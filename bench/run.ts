@@ -20,6 +20,7 @@ import { exchangeRows, startExchangeServers } from './sections/exchange';
 import { gateOverheadRows } from './sections/gateOverhead';
 import { machineRows } from './sections/machine';
 import { pollingMixRows, pollingSweepRows, SCALE } from './sections/polling';
+import { treeRows } from './sections/tree';
 
 const root = path.resolve(__dirname, '..');
 
@@ -53,6 +54,7 @@ async function main() {
     await servers.stop();
   }
   await section('access log', rows, () => accessLogRows());
+  await section('tree', rows, () => treeRows());
   await section('polling mix', rows, () => pollingMixRows());
   await section('polling sweep', rows, () => pollingSweepRows());
 
@@ -75,6 +77,8 @@ async function main() {
       'blocks of 5 exchanges interleaved with blocks of 5 renewals through `AccessGate.credential()` (forced) and 5 bare `node:http` GETs to the same server. ' +
       'Wall time includes the emulator verifying the JWT. "gate + broker per renewal, no network" renews an instant target in a loop: the decision, the cache, ' +
       'the fingerprint and the access-log entry\'s redaction (`redactDeep`, as the log does; not the file write).',
+    '- **tree**: the Environments view model (`environmentView`) as the tree builds it on a change or a 5 s tick, every credential issued and counting down ' +
+      '(a synthetic credential list in place of the broker); `changedRoots` is the comparison that picks the rows VS Code re-renders. GC is part of the time.',
     '- **polling**: requests = runs/get + runs/list (JobRunner\'s history lookup; fixed polling makes none). Delay = when TERMINATED was seen ' +
       `minus the run's end_time. The mix runs the sandbox at ×${SCALE} speed, so a few ms of timer and loopback latency (more on a busy machine) show as tenths of a second ` +
       'and slow answers stretch fixed polling\'s interval; the model rows and the sweep are the same schedules on a simulated clock.',

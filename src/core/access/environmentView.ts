@@ -102,6 +102,12 @@ function accountNode(s: IdentitySession, now: number, problem?: SessionRefreshPr
   return node;
 }
 
+/** Which top-level rows differ between two builds: `'all'` when the rows themselves changed (added, removed, moved). */
+export function changedRoots(before: readonly ViewNode[], after: readonly ViewNode[]): 'all' | string[] {
+  if (before.length !== after.length || before.some((n, i) => n.id !== after[i].id)) return 'all';
+  return after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i])).map((n) => n.id);
+}
+
 /**
  * The Environments view as the access gate and the issued credentials say it is: the account,
  * every environment with the decision for viewing it, and the credentials of granted ones. O(n):

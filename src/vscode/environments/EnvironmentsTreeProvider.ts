@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { AccessGate } from '../../core/access/AccessGate';
-import { TOOLTIP_COMMANDS, deviceCodeView, environmentView, type PendingDeviceCode, type SessionRefreshProblem, type ViewNode } from '../../core/access/environmentView';
+import { TOOLTIP_COMMANDS, changedRoots, deviceCodeView, environmentView, type PendingDeviceCode, type SessionRefreshProblem, type ViewNode } from '../../core/access/environmentView';
 import type { IdentitySession } from '../../core/auth/IdentitySession';
 import { SessionManager, type SessionState } from '../../core/auth/SessionManager';
 import { errorMessage } from '../../core/errors';
@@ -20,12 +20,6 @@ export type TreeNode = Pick<ViewNode, 'id' | 'args'>;
 interface Model {
   roots: ViewNode[];
   byId: Map<string, ViewNode>;
-}
-
-/** Which top-level rows differ between two models: `'all'` when the rows themselves changed (added, removed, moved). */
-export function changedRoots(before: readonly ViewNode[], after: readonly ViewNode[]): 'all' | string[] {
-  if (before.length !== after.length || before.some((n, i) => n.id !== after[i].id)) return 'all';
-  return after.filter((n, i) => JSON.stringify(n) !== JSON.stringify(before[i])).map((n) => n.id);
 }
 
 /**

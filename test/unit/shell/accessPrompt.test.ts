@@ -6,7 +6,8 @@ import { UserFacingError, Remedies } from '../../../src/core/errors';
 import { resolveEnvironments } from '../../../src/core/policy/resolveEnvironments';
 import { AccessPrompt } from '../../../src/vscode/common/AccessPrompt';
 import { CommandRunner } from '../../../src/vscode/common/CommandRunner';
-import { EnvironmentsTreeProvider, changedRoots } from '../../../src/vscode/environments/EnvironmentsTreeProvider';
+import { changedRoots } from '../../../src/core/access/environmentView';
+import { EnvironmentsTreeProvider } from '../../../src/vscode/environments/EnvironmentsTreeProvider';
 import { ui } from '../fakes/vscode';
 
 const session = (groups: string[]): IdentitySession => ({
