@@ -112,6 +112,12 @@ export const window = {
     return view;
   },
   createStatusBarItem: () => ({ text: '', show: () => undefined, hide: () => undefined, dispose: () => undefined }),
+  createOutputChannel: (name: string) => {
+    const lines: string[] = [];
+    const put = (level: string) => (m: string) => void lines.push(`[${level}] ${m}`);
+    respond('createOutputChannel', [name]);
+    return { name, lines, info: put('info'), warn: put('warn'), error: put('error'), debug: put('debug'), trace: put('trace'), appendLine: put('line'), show: () => undefined, dispose: () => undefined };
+  },
 };
 
 export const authentication = {
