@@ -32,7 +32,11 @@ let secretsStale = false;
 /** Marks the list for a re-sort at its next use: a renewal registers and forgets several values. */
 function rebuildSecretPattern(): void {
   secretsStale = true;
+  generation++;
 }
+
+/** Counts changes to the registered secrets: a remembered redaction is valid within one generation. */
+let generation = 0;
 
 /**
  * The registered secrets, longest first (a secret that contains another is replaced whole).
@@ -334,6 +338,28 @@ const SECRET_FIELD_NAMES = new Set(
 const MAX_DEPTH = 32;
 
 /** Object keys repeat (every entry has the same few): remember how each one redacts. */
+const memo = new Map<string, string>();
+let memoGeneration = 0;
+
+/**
+ * `redact`, remembered for a text seen again while the registered secrets stay the same: views
+ * rebuilt on a timer redact the same tooltips every few seconds. Bounded; forgotten whenever a
+ * secret is registered or forgotten.
+ */
+export function redactMemo(text: string): string {
+  if (memoGeneration !== generation) {
+    memo.clear();
+    memoGeneration = generation;
+  }
+  let r = memo.get(text);
+  if (r === undefined) {
+    r = redact(text);
+    if (memo.size >= 5_000) memo.clear(); // tooltips of about 1,600 environments × 3
+    memo.set(text, r);
+  }
+  return r;
+}
+
 const keyCache = new Map<string, string>();
 function redactKey(k: string): string {
   // A key holding a registered secret is redacted afresh; any other key redacts the same

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { forgetSecret, indexOfToken, redact, redactDeep, registerSecret } from '../../src/core/redact';
+import { forgetSecret, indexOfToken, redact, redactDeep, redactMemo, registerSecret } from '../../src/core/redact';
 
 describe('redaction of registered values: rebuilt when used, keys cached only when they hold none', () => {
   const a = 'first-value-8f3k2m9q';
@@ -39,5 +39,15 @@ describe('redaction of registered values: rebuilt when used, keys cached only wh
     assert.equal(redact(text), '[redacted]:[redacted]/[redacted]?[redacted][redacted]');
     assert.equal(indexOfToken(`plain text, then ${a} and ${b}`), 'plain text, then '.length);
     assert.equal(indexOfToken(`short ${a.slice(0, 8)}`), -1, 'a fragment shorter than every registered value is not one');
+  });
+
+  it('a remembered redaction is forgotten as soon as a secret is registered or forgotten', () => {
+    const text = `Principal: ${a}`;
+    assert.equal(redactMemo(text), text);
+    registerSecret(a);
+    assert.equal(redactMemo(text), 'Principal: [redacted]', 'registered after the text was remembered');
+    assert.equal(redactMemo(text), redact(text));
+    forgetSecret(a);
+    assert.equal(redactMemo(text), text);
   });
 });

@@ -2,7 +2,7 @@ import type { IdentitySession } from '../auth/IdentitySession';
 import type { CredentialFailure, CredentialInfo } from '../credentials/CredentialBroker';
 import { formatRemaining } from '../format/countdown';
 import { formatProblem, type Environment } from '../policy/Environment';
-import { redact } from '../redact';
+import { redact, redactMemo } from '../redact';
 import type { AccessGate } from './AccessGate';
 import { clock, clockSeconds, failureReason, failureSubject, type FailureSubject } from './refreshFailure';
 
@@ -264,7 +264,7 @@ function credentialNode(gate: Pick<AccessGate, 'targets'>, env: Environment, tar
   lines.push(facts.join('\n'));
   if (info.error && !failure) lines.push(`$(error) ${md(redact(info.error))}`);
   // Nothing token-shaped reaches the view, whatever a service put in an error.
-  const tooltip = redact(lines.join('\n\n'));
+  const tooltip = redactMemo(lines.join('\n\n'));
   const live = info.expiresAt !== undefined && info.expiresAt > now;
   if (info.refreshing)
     return {
