@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { loadOidc } from './loadOidc';
+import { doublingDelayMs } from '../backoff';
 import { forgetSecret, registerSecret } from '../redact';
 import type { AccessEventSink } from '../audit/AccessLog';
 import { CancelledError, UserFacingError, errorMessage, isCancellation } from '../errors';
@@ -114,7 +115,7 @@ export function refreshLeadMs(lifetimeMs: number): number {
 
 /** Backoff for background refreshes that failed for a passing reason (network, 5xx). */
 export function retryBackoffMs(failures: number): number {
-  return Math.min(5 * 60_000, 15_000 * 2 ** Math.max(0, failures - 1));
+  return doublingDelayMs(15_000, failures, 5 * 60_000);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { AccessEventInput, AccessEventSink } from '../audit/AccessLog';
 import type { IdentitySession, IdentitySource } from '../auth/IdentitySession';
+import { doublingDelayMs } from '../backoff';
 import { errorMessage, UserFacingError, type ErrorKind, type Remedy } from '../errors';
 import { tokenFingerprint } from '../fingerprint';
 import { forgetSecret, redact, registerSecret } from '../redact';
@@ -138,7 +139,7 @@ function secretsOf(c: Credential): string[] {
  * (and access-log entries) per credential, not 120.
  */
 export function retryDelayMs(retryMs: number, attempts: number): number {
-  return Math.min(Math.max(retryMs, 5 * 60_000), retryMs * 2 ** Math.max(0, Math.min(attempts - 1, 16)));
+  return doublingDelayMs(retryMs, attempts, Math.max(retryMs, 5 * 60_000));
 }
 
 export function credentialCacheKey(env: Environment, target: CredentialTarget, who: Pick<IdentitySession, 'issuer' | 'subject'>, registry: TargetRegistry = BUILTIN_TARGETS): string {

@@ -1,3 +1,5 @@
+import { doublingDelayMs } from '../../backoff';
+
 export interface BackoffPolicy {
   /** First wait after a failure (default 1 s). */
   initialMs: number;
@@ -16,7 +18,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 5 * 60_
  * 503) is a floor: never sooner than the collector asked.
  */
 export function backoffDelayMs(failures: number, random: () => number, policy: BackoffPolicy = DEFAULT_BACKOFF, retryAfterMs?: number): number {
-  const step = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+  const step = doublingDelayMs(policy.initialMs, failures, policy.maxMs);
   const jittered = step / 2 + (step / 2) * Math.min(1, Math.max(0, random()));
   const floor = retryAfterMs !== undefined && retryAfterMs > 0 ? Math.min(retryAfterMs, policy.maxRetryAfterMs) : 0;
   return Math.round(Math.max(jittered, floor));
