@@ -25,18 +25,16 @@ const MIN_SECRET_LENGTH = 8;
 /** Bounded: a holder that forgets to forget must not grow memory without end. */
 const MAX_SECRETS = 512;
 const secrets = new Map<string, number>(); // value -> reference count
+/** Counts changes to the registered secrets: the sorted list and remembered redactions belong to one generation. */
+let generation = 0;
 let sortedSecrets: readonly string[] = [];
+let sortedGeneration = 0;
 let shortestSecret = Infinity;
-let secretsStale = false;
 
-/** Marks the list for a re-sort at its next use: a renewal registers and forgets several values. */
-function rebuildSecretPattern(): void {
-  secretsStale = true;
+/** The list is re-sorted at its next use: a renewal registers and forgets several values. */
+function secretsChanged(): void {
   generation++;
 }
-
-/** Counts changes to the registered secrets: a remembered redaction is valid within one generation. */
-let generation = 0;
 
 /**
  * The registered secrets, longest first (a secret that contains another is replaced whole).
@@ -44,8 +42,8 @@ let generation = 0;
  * again after every renewal, and a native substring search per value.
  */
 function registeredSecrets(): readonly string[] {
-  if (secretsStale) {
-    secretsStale = false;
+  if (sortedGeneration !== generation) {
+    sortedGeneration = generation;
     sortedSecrets = [...secrets.keys()].sort((a, b) => b.length - a.length);
     shortestSecret = sortedSecrets.length ? sortedSecrets[sortedSecrets.length - 1].length : Infinity;
   }
@@ -82,7 +80,7 @@ export function registerSecret(value: string | undefined): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
   secrets.set(value, (secrets.get(value) ?? 0) + 1);
   if (secrets.size > MAX_SECRETS) secrets.delete(secrets.keys().next().value as string); // oldest
-  rebuildSecretPattern();
+  secretsChanged();
 }
 
 /** Forgets a secret registered with `registerSecret` (once per registration). */
@@ -93,7 +91,7 @@ export function forgetSecret(value: string | undefined): void {
   if (n > 1) secrets.set(value, n - 1);
   else {
     secrets.delete(value);
-    rebuildSecretPattern();
+    secretsChanged();
   }
 }
 
