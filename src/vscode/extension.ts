@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { StandIns, type Contributions } from './common/StandIns';
+import { StandIns, contributionsOf } from './common/StandIns';
 import type * as MainModule from './main';
 
 /**
@@ -26,7 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
   const contributions = contributionsOf(context);
-  if (!contributions) {
+  if (!contributions?.commands.length) {
     // A host that passes no manifest: no stand-ins to answer for the services, so build them now.
     load();
     return;
@@ -34,13 +34,6 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(new StandIns(contributions, load));
   const startup = setTimeout(load, 0);
   context.subscriptions.push({ dispose: () => clearTimeout(startup) });
-}
-
-/** The command ids and tool names of package.json, as the host passes it. */
-function contributionsOf(context: vscode.ExtensionContext): Contributions | undefined {
-  const c = (context.extension?.packageJSON as { contributes?: { commands?: { command: string }[]; languageModelTools?: { name: string }[] } } | undefined)?.contributes;
-  if (!c?.commands) return undefined;
-  return { commands: c.commands.map((x) => x.command), tools: (c.languageModelTools ?? []).map((t) => t.name) };
 }
 
 export function deactivate(): void {

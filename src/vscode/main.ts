@@ -17,7 +17,7 @@ import { EnvironmentPicker } from './common/EnvironmentPicker';
 import { hostTrustFor, manageTrustedHosts } from './common/HostTrustStore';
 import { LazyCommands } from './common/LazyCommands';
 import { ReadOnlyDocuments } from './common/ReadOnlyDocuments';
-import { StandIns } from './common/StandIns';
+import { StandIns, contributionsOf } from './common/StandIns';
 import { Settings } from './common/Settings';
 import type * as DoctorCommandModule from './doctor/DoctorCommand';
 import { CredentialCommands } from './environments/CredentialCommands';
@@ -199,7 +199,7 @@ export function compose(context: vscode.ExtensionContext, log: vscode.LogOutputC
     sessions.onDidChange(onState),
     signIn.onDidChange(onState),
     new RunsTreeProvider(runs),
-    new AgentTools(gate, environments, sessions, accessLog, (context.extension?.packageJSON as { contributes?: { languageModelTools?: { name: string }[] } } | undefined)?.contributes?.languageModelTools?.map((t) => t.name) ?? []),
+    new AgentTools(gate, environments, sessions, accessLog, contributionsOf(context)?.tools ?? []),
     policyReview,
     secrets,
     ...credentialCommands.register(commands),

@@ -17,6 +17,13 @@ export interface Contributions {
   tools: readonly string[];
 }
 
+/** The command ids and tool names of package.json, as the host passes it (undefined: no manifest). */
+export function contributionsOf(context: Pick<vscode.ExtensionContext, 'extension'>): Contributions | undefined {
+  const c = (context.extension?.packageJSON as { contributes?: { commands?: { command: string }[]; languageModelTools?: { name: string }[] } } | undefined)?.contributes;
+  if (!c) return undefined;
+  return { commands: (c.commands ?? []).map((x) => x.command), tools: (c.languageModelTools ?? []).map((t) => t.name) };
+}
+
 /** A tree data provider that asks for the services on first use and then renders theirs. */
 class DeferredTreeData<T> implements vscode.TreeDataProvider<T> {
   private readonly changed = new vscode.EventEmitter<T | T[] | undefined | void>();
