@@ -6,11 +6,11 @@
  * the same exchange called alone.
  */
 import { AccessGate } from '../../src/core/access/AccessGate';
-import type { IdentitySession } from '../../src/core/auth/IdentitySession';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
 import { redactDeep } from '../../src/core/redact';
 import type { CredentialTargetSpec } from '../../src/core/targets/CredentialTargetSpec';
 import { BUILTIN_TARGETS } from '../../src/core/targets/TargetRegistry';
+import { benchSession } from '../lib/exchangeServers';
 import { median, ratio, type Row } from '../lib/table';
 
 interface InstantSettings {
@@ -53,19 +53,7 @@ const instant: CredentialTargetSpec<InstantSettings> = {
 
 export async function gateOverheadRows(renewals = 20_000, rounds = 5): Promise<Row[]> {
   const registry = BUILTIN_TARGETS.with(instant);
-  const now = Date.now();
-  const session: IdentitySession = {
-    issuer: 'https://idp.example.com',
-    subject: 'ada',
-    name: 'Ada',
-    groups: ['ml-dev'],
-    claims: { sub: 'ada' },
-    idToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJlbmNo',
-    idTokenExpiresAt: now + 3_600_000,
-    accessToken: 'access-token-bench-0123456789',
-    accessTokenExpiresAt: now + 3_600_000,
-    scopes: ['openid'],
-  };
+  const session = benchSession({ issuer: 'https://idp.example.com', subjectToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJlbmNo' });
   const resolution = resolveEnvironments({ bench: { requiredGroups: ['ml-dev'], instant: { account: 'bench' } } }, undefined, registry);
   const gate = new AccessGate({ identity: { current: () => session, fresh: async () => session }, environments: () => resolution, registry, sink: { record: (e) => void redactDeep(e) } });
   try {

@@ -7,27 +7,16 @@
  */
 import { AccessGate } from '../../src/core/access/AccessGate';
 import { changedRoots, environmentView } from '../../src/core/access/environmentView';
-import type { IdentitySession } from '../../src/core/auth/IdentitySession';
 import type { CredentialInfo } from '../../src/core/credentials/CredentialBroker';
 import { resolveEnvironments } from '../../src/core/policy/resolveEnvironments';
+import { benchSession } from '../lib/exchangeServers';
 import { median, ms, ratio, type Row } from '../lib/table';
 
 const TARGETS = ['databricks', 'google', 'aws'] as const;
 
 function world(n: number) {
   const now = Date.now();
-  const session: IdentitySession = {
-    issuer: 'https://idp.example.com',
-    subject: 'ada',
-    name: 'Ada',
-    groups: ['ml-dev'],
-    claims: { sub: 'ada' },
-    idToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJlbmNo',
-    idTokenExpiresAt: now + 3_600_000,
-    accessToken: 'access-token-bench-0123456789',
-    accessTokenExpiresAt: now + 3_600_000,
-    scopes: ['openid'],
-  };
+  const session = benchSession({ issuer: 'https://idp.example.com', subjectToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJlbmNo' });
   const settings: Record<string, unknown> = {};
   for (let i = 0; i < n; i++)
     settings[`env${i}`] = {
